@@ -1,0 +1,21 @@
+//! Schema migrations, one file per change (`mYYYYMMDD_HHMMSS_<verb>_<noun>.rs`).
+//! They run at server start (`sfa serve`) and with `sfa migrate`; the schema
+//! is written with sea-query so the same migrations serve SQLite and PostgreSQL.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261124_000001_create_core;
+mod m20261124_000002_create_server_setting;
+
+/// Every migration of the server, oldest first.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261124_000001_create_core::Migration),
+            Box::new(m20261124_000002_create_server_setting::Migration),
+        ]
+    }
+}

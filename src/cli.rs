@@ -1,0 +1,44 @@
+//! Command line: `serve` (default), `migrate`, `seed-demo`, `export-schema`.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// Sales-force-automation GraphQL server.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+pub struct Cli {
+    /// TOML configuration file (default: `sfa.toml` when present).
+    #[arg(long, global = true, env = "SFA_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// What to do; `serve` when omitted.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server (creates and migrates the database first).
+    Serve {
+        /// Create the demo company first if the database has none.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Bring the database schema up to date and exit.
+    Migrate,
+    /// Create the demo company (migrating first).
+    SeedDemo {
+        /// Seed of the generator: the same seed gives the same company.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Number of customers.
+        #[arg(long, default_value_t = 2000)]
+        customers: usize,
+    },
+    /// Write the GraphQL SDL (to stdout, or to FILE).
+    ExportSchema {
+        /// Output file, e.g. `schema.graphql`.
+        file: Option<PathBuf>,
+    },
+}

@@ -1,0 +1,116 @@
+//! Configuration: built-in defaults, then an optional TOML file, then
+//! environment variables (`SFA_*`, nested keys joined by `__`, plus the
+//! conventional `DATABASE_URL`). Every default works on a fresh machine.
+
+use std::{net::SocketAddr, path::PathBuf};
+
+use figment::{
+    Figment,
+    providers::{Env, Format, Serialized, Toml},
+};
+use serde::{Deserialize, Serialize};
+
+/// The whole server configuration.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address the HTTP server listens on.
+    pub listen: SocketAddr,
+    /// `sqlite://…` or `postgres://…`; when unset, an SQLite file in `data_dir`.
+    pub database_url: Option<String>,
+    /// Where the embedded SQLite database lives.
+    pub data_dir: PathBuf,
+    /// Folder of the companies' plugin scripts.
+    pub plugins_dir: PathBuf,
+    /// Login tokens.
+    pub auth: AuthConfig,
+    /// GraphQL endpoint limits.
+    pub graphql: GraphqlConfig,
+    /// Maximum size of a request body, in bytes.
+    pub max_body_bytes: usize,
+    /// Requests running longer than this are cut off, in seconds.
+    pub request_timeout_secs: u64,
+}
+
+/// Login tokens.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// HMAC secret for tokens; when unset, one is generated once and kept in
+    /// the database, so every replica on the same database shares it.
+    pub secret: Option<String>,
+    /// Lifetime of a login token, in hours.
+    pub token_ttl_hours: i64,
+}
+
+/// GraphQL endpoint limits.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GraphqlConfig {
+    /// Largest `first`/`last` a connection accepts.
+    pub max_page_size: u32,
+    /// Page size when neither `first` nor `last` is given.
+    pub default_page_size: u32,
+    /// Maximum nesting depth of a query.
+    pub max_depth: usize,
+    /// Maximum complexity of a query.
+    pub max_complexity: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            database_url: None,
+            data_dir: PathBuf::from("data"),
+            plugins_dir: PathBuf::from("plugins"),
+            auth: AuthConfig::default(),
+            graphql: GraphqlConfig::default(),
+            max_body_bytes: 1024 * 1024 + 64 * 1024,
+            request_timeout_secs: 30,
+        }
+    }
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            secret: None,
+            token_ttl_hours: 24 * 7,
+        }
+    }
+}
+
+impl Default for GraphqlConfig {
+    fn default() -> Self {
+        Self {
+            max_page_size: 100,
+            default_page_size: 20,
+            max_depth: 12,
+            max_complexity: 20_000,
+        }
+    }
+}
+
+impl Config {
+    /// Loads defaults, then `file` (or `sfa.toml` when present), then the environment.
+    pub fn load(file: Option<&std::path::Path>) -> Result<Self, Box<figment::Error>> {
+        let mut fig = Figment::from(Serialized::defaults(Config::default()));
+        match file {
+            Some(path) => fig = fig.merge(Toml::file_exact(path)),
+            None => fig = fig.merge(Toml::file("sfa.toml")),
+        }
+        fig = fig
+            .merge(Env::prefixed("SFA_").split("__"))
+            .merge(Env::raw().only(&["DATABASE_URL"]).map(|_| "database_url".into()));
+        fig.extract().map_err(Box::new)
+    }
+
+    /// The database URL to use: the configured one, or the embedded SQLite file.
+    pub fn database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) => url.clone(),
+            None => format!("sqlite://{}?mode=rwc", self.data_dir.join("sfa.db").display()),
+        }
+    }
+}

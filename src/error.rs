@@ -1,0 +1,89 @@
+//! One error type for the whole server. Every variant maps to a stable
+//! `extensions.code`; database and internal failures are logged in full and
+//! reach the client only as a generic message.
+
+use sea_orm::{DbErr, SqlErr};
+
+/// Result alias used by services.
+pub type AppResult<T> = Result<T, AppError>;
+
+/// Everything that can go wrong while serving a request.
+///
+/// Deliberately not `Display`: async-graphql converts any `Display` error
+/// into a code-less GraphQL error, and `?` would silently pick that path.
+#[derive(Debug)]
+pub enum AppError {
+    /// The caller sent something invalid; the message says what.
+    BadInput(String),
+    /// The record does not exist in the caller's company (or was deleted).
+    NotFound(&'static str),
+    /// No valid credentials.
+    Unauthenticated(String),
+    /// Authenticated, but not allowed.
+    Forbidden(String),
+    /// The record changed since the caller read it, or a unique value is taken.
+    Conflict(String),
+    /// A database failure the caller cannot fix.
+    Db(DbErr),
+    /// Any other failure the caller cannot fix.
+    Internal(String),
+}
+
+impl AppError {
+    /// The stable `extensions.code` of this error.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::BadInput(_) => "BAD_USER_INPUT",
+            Self::NotFound(_) => "NOT_FOUND",
+            Self::Unauthenticated(_) => "UNAUTHENTICATED",
+            Self::Forbidden(_) => "FORBIDDEN",
+            Self::Conflict(_) => "CONFLICT",
+            Self::Db(e) if is_unique_violation(e) => "CONFLICT",
+            Self::Db(_) | Self::Internal(_) => "INTERNAL",
+        }
+    }
+
+    /// The full message, for logs.
+    pub fn message(&self) -> String {
+        match self {
+            Self::BadInput(m) | Self::Unauthenticated(m) | Self::Forbidden(m) | Self::Conflict(m) => m.clone(),
+            Self::NotFound(what) => format!("{what} not found"),
+            Self::Db(e) => format!("database error: {e}"),
+            Self::Internal(m) => format!("internal error: {m}"),
+        }
+    }
+
+    /// The message shown to the client: never database text.
+    pub fn public_message(&self) -> String {
+        match self {
+            Self::Db(e) if is_unique_violation(e) => "a record with the same unique value already exists".into(),
+            Self::Db(_) | Self::Internal(_) => "internal error; it has been logged".into(),
+            other => other.message(),
+        }
+    }
+
+    /// Shorthand for [`AppError::BadInput`].
+    pub fn bad(msg: impl Into<String>) -> Self {
+        Self::BadInput(msg.into())
+    }
+}
+
+fn is_unique_violation(e: &DbErr) -> bool {
+    matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
+}
+
+impl From<DbErr> for AppError {
+    fn from(e: DbErr) -> Self {
+        Self::Db(e)
+    }
+}
+
+impl From<AppError> for async_graphql::Error {
+    fn from(err: AppError) -> Self {
+        use async_graphql::ErrorExtensions;
+        if err.code() == "INTERNAL" {
+            tracing::error!(error = %err.message(), "request failed");
+        }
+        async_graphql::Error::new(err.public_message()).extend_with(|_, ext| ext.set("code", err.code()))
+    }
+}

@@ -1,0 +1,396 @@
+//! The company, its teams and members; login and `me`.
+
+use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+use entity::{company, enums::Role, member, team};
+use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QueryTrait, Select};
+use uuid::Uuid;
+
+use super::{
+    connection::{Conn, page_args, parse_id, to_connection, wants_total},
+    context::{actor, config, db, loader},
+    loader::{ById, ListOf, ListRelation, not_deleted, ordered},
+};
+use crate::{
+    auth::TokenKeys,
+    error::AppError,
+    pagination::{Sort, SortKind, fetch_page},
+    service::{self, Actor, find_live, find_scoped},
+};
+
+/// The company (tenant) the caller belongs to.
+pub struct Company(pub company::Model);
+
+#[Object]
+impl Company {
+    /// Company id.
+    async fn id(&self) -> ID {
+        self.0.id.into()
+    }
+    /// Display name.
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    /// Short unique handle.
+    async fn slug(&self) -> &str {
+        &self.0.slug
+    }
+    /// ISO 4217 currency of every `Money` amount of the company.
+    async fn currency(&self) -> &str {
+        &self.0.currency
+    }
+    /// The company's plugin folder (`default` when it has none of its own).
+    async fn plugin_set(&self) -> &str {
+        self.0.plugin_set.as_deref().unwrap_or("default")
+    }
+}
+
+/// A team or department; teams nest.
+pub struct Team(pub team::Model);
+
+/// The sub-teams of a team.
+pub struct TeamChildren;
+impl ListRelation for TeamChildren {
+    type Child = team::Entity;
+    fn parent_col() -> team::Column {
+        team::Column::ParentId
+    }
+    fn company_col() -> team::Column {
+        team::Column::CompanyId
+    }
+    fn shape(select: Select<team::Entity>) -> Select<team::Entity> {
+        ordered(select.filter(not_deleted(team::Column::DeletedAt)), team::Column::Name)
+    }
+}
+
+/// The members of a team.
+pub struct TeamMembers;
+impl ListRelation for TeamMembers {
+    type Child = member::Entity;
+    fn parent_col() -> member::Column {
+        member::Column::TeamId
+    }
+    fn company_col() -> member::Column {
+        member::Column::CompanyId
+    }
+    fn shape(select: Select<member::Entity>) -> Select<member::Entity> {
+        ordered(select, member::Column::Name)
+    }
+}
+
+#[Object]
+impl Team {
+    /// Team id.
+    async fn id(&self) -> ID {
+        self.0.id.into()
+    }
+    /// Display name.
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    /// The enclosing team.
+    async fn parent(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Team>> {
+        let Some(id) = self.0.parent_id else { return Ok(None) };
+        Ok(loader(ctx)?.load_one(ById::<team::Entity>::new(id)).await?.map(Team))
+    }
+    /// The member who leads the team.
+    async fn manager(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Member>> {
+        let Some(id) = self.0.manager_id else { return Ok(None) };
+        Ok(loader(ctx)?
+            .load_one(ById::<member::Entity>::new(id))
+            .await?
+            .map(Member))
+    }
+    /// Direct sub-teams, by name.
+    async fn children(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Team>> {
+        let rows = loader(ctx)?.load_one(ListOf::<TeamChildren>::new(self.0.id)).await?;
+        Ok(rows.map(|r| r.iter().cloned().map(Team).collect()).unwrap_or_default())
+    }
+    /// Members of this team (not of sub-teams), by name.
+    async fn members(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Member>> {
+        let rows = loader(ctx)?.load_one(ListOf::<TeamMembers>::new(self.0.id)).await?;
+        Ok(rows
+            .map(|r| r.iter().cloned().map(Member).collect())
+            .unwrap_or_default())
+    }
+}
+
+/// A person of the company: rep, manager or admin.
+pub struct Member(pub member::Model);
+
+#[Object]
+impl Member {
+    /// Member id.
+    async fn id(&self) -> ID {
+        self.0.id.into()
+    }
+    /// Display name.
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    /// Login e-mail.
+    async fn email(&self) -> &str {
+        &self.0.email
+    }
+    /// Role.
+    async fn role(&self) -> Role {
+        self.0.role
+    }
+    /// False once deactivated.
+    async fn active(&self) -> bool {
+        self.0.active
+    }
+    /// The member's team.
+    async fn team(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Team>> {
+        let Some(id) = self.0.team_id else { return Ok(None) };
+        Ok(loader(ctx)?.load_one(ById::<team::Entity>::new(id)).await?.map(Team))
+    }
+    /// When the member was created.
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+}
+
+/// A signed-in session.
+#[derive(SimpleObject)]
+pub struct AuthPayload {
+    /// Send as `Authorization: Bearer <token>`.
+    pub token: String,
+    /// When the token stops working.
+    pub expires_at: DateTime<Utc>,
+    /// The member signed in.
+    pub member: Member,
+}
+
+/// Filter of the member list.
+#[derive(InputObject, Default)]
+pub struct MemberFilter {
+    /// Members of this team or any team below it.
+    pub team_id: Option<ID>,
+    /// Only this role.
+    pub role: Option<Role>,
+    /// Only active (true) or deactivated (false) members.
+    pub active: Option<bool>,
+    /// Name or e-mail contains this text (case-insensitive).
+    pub search: Option<String>,
+}
+
+/// All team ids at or below `root` in the company's team tree.
+pub async fn team_subtree(
+    db: &impl sea_orm::ConnectionTrait,
+    actor: &Actor,
+    root: Uuid,
+) -> Result<Vec<Uuid>, AppError> {
+    let teams: Vec<(Uuid, Option<Uuid>)> = team::Entity::find()
+        .filter(team::Column::CompanyId.eq(actor.company_id))
+        .filter(team::Column::DeletedAt.is_null())
+        .select_only_tuple()
+        .all(db)
+        .await?;
+    if !teams.iter().any(|(id, _)| *id == root) {
+        return Err(AppError::NotFound("Team"));
+    }
+    let mut out = vec![root];
+    let mut i = 0;
+    while i < out.len() {
+        let current = out[i];
+        out.extend(teams.iter().filter(|(_, p)| *p == Some(current)).map(|(id, _)| *id));
+        i += 1;
+    }
+    Ok(out)
+}
+
+trait SelectTeamTuple {
+    fn select_only_tuple(self) -> sea_orm::Selector<sea_orm::SelectGetableTuple<(Uuid, Option<Uuid>)>>;
+}
+impl SelectTeamTuple for Select<team::Entity> {
+    fn select_only_tuple(self) -> sea_orm::Selector<sea_orm::SelectGetableTuple<(Uuid, Option<Uuid>)>> {
+        use sea_orm::QuerySelect;
+        self.select_only()
+            .column(team::Column::Id)
+            .column(team::Column::ParentId)
+            .into_tuple()
+    }
+}
+
+/// Condition "`col` is a member of team `team_id` or a team below it".
+pub async fn in_team(
+    db: &impl sea_orm::ConnectionTrait,
+    actor: &Actor,
+    team_id: &ID,
+    col: impl ColumnTrait,
+) -> async_graphql::Result<Condition> {
+    use sea_orm::QuerySelect;
+    let teams = team_subtree(db, actor, parse_id(team_id, "Team")?).await?;
+    let members = member::Entity::find()
+        .select_only()
+        .column(member::Column::Id)
+        .filter(member::Column::CompanyId.eq(actor.company_id))
+        .filter(member::Column::TeamId.is_in(teams))
+        .into_query();
+    Ok(Condition::all().add(col.in_subquery(members)))
+}
+
+/// Case-insensitive "contains" on any of `cols`; `%`, `_` and `\` are literal.
+pub fn search(cols: &[sea_orm::sea_query::Expr], text: &str) -> Condition {
+    use sea_orm::sea_query::{ExprTrait, Func, LikeExpr};
+    let escaped: String = text
+        .trim()
+        .to_lowercase()
+        .chars()
+        .flat_map(|c| {
+            if matches!(c, '%' | '_' | '\\') {
+                vec!['\\', c]
+            } else {
+                vec![c]
+            }
+        })
+        .collect();
+    let pattern = format!("%{escaped}%");
+    cols.iter().fold(Condition::any(), |cond, col| {
+        cond.add(sea_orm::sea_query::Expr::expr(Func::lower(col.clone())).like(LikeExpr::new(&pattern).escape('\\')))
+    })
+}
+
+/// Queries about the company and its people.
+#[derive(Default)]
+pub struct OrgQuery;
+
+#[Object]
+impl OrgQuery {
+    /// The signed-in member.
+    async fn me(&self, ctx: &Context<'_>) -> async_graphql::Result<Member> {
+        let actor = actor(ctx)?;
+        Ok(Member(service::find_member(db(ctx)?, actor, actor.member_id).await?))
+    }
+
+    /// The caller's company.
+    async fn company(&self, ctx: &Context<'_>) -> async_graphql::Result<Company> {
+        let actor = actor(ctx)?;
+        let found = company::Entity::find_by_id(actor.company_id)
+            .one(db(ctx)?)
+            .await
+            .map_err(AppError::from)?;
+        Ok(Company(found.ok_or(AppError::NotFound("Company"))?))
+    }
+
+    /// Every team of the company, by name (a company has tens, not thousands).
+    async fn teams(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Team>> {
+        let actor = actor(ctx)?;
+        let rows = team::Entity::find()
+            .filter(team::Column::CompanyId.eq(actor.company_id))
+            .filter(team::Column::DeletedAt.is_null())
+            .order_by_asc(team::Column::Name)
+            .all(db(ctx)?)
+            .await
+            .map_err(AppError::from)?;
+        Ok(rows.into_iter().map(Team).collect())
+    }
+
+    /// A team by id.
+    async fn team(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Team> {
+        let actor = actor(ctx)?;
+        Ok(Team(
+            find_live::<team::Entity>(db(ctx)?, actor, parse_id(&id, "Team")?).await?,
+        ))
+    }
+
+    /// A member by id.
+    async fn member(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Member> {
+        let actor = actor(ctx)?;
+        Ok(Member(
+            find_scoped::<member::Entity>(db(ctx)?, actor, parse_id(&id, "Member")?).await?,
+        ))
+    }
+
+    /// The company's members, by name.
+    async fn members(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<MemberFilter>,
+        after: Option<String>,
+        before: Option<String>,
+        first: Option<i32>,
+        last: Option<i32>,
+    ) -> async_graphql::Result<Conn<Member>> {
+        let actor = actor(ctx)?;
+        let db = db(ctx)?;
+        let req = page_args(after, before, first, last).resolve(&config(ctx)?.graphql)?;
+        let f = filter.unwrap_or_default();
+        let mut select = member::Entity::find().filter(member::Column::CompanyId.eq(actor.company_id));
+        if let Some(team) = &f.team_id {
+            select = select.filter(in_team(db, actor, team, member::Column::Id).await?);
+        }
+        if let Some(role) = f.role {
+            select = select.filter(member::Column::Role.eq(role));
+        }
+        if let Some(active) = f.active {
+            select = select.filter(member::Column::Active.eq(active));
+        }
+        if let Some(text) = &f.search {
+            use sea_orm::sea_query::Expr;
+            select = select.filter(search(
+                &[Expr::col(member::Column::Name), Expr::col(member::Column::Email)],
+                text,
+            ));
+        }
+        let sort = Sort::new(member::Column::Name, SortKind::Text, false);
+        let page = fetch_page(db, select, &sort, &req, wants_total(ctx)).await?;
+        Ok(to_connection(&page, Member))
+    }
+}
+
+/// Input of `createTeam` / `updateTeam`.
+#[derive(InputObject)]
+pub struct TeamInput {
+    /// Display name.
+    pub name: String,
+    /// The enclosing team.
+    pub parent_id: Option<ID>,
+    /// The member who leads the team.
+    pub manager_id: Option<ID>,
+}
+
+/// Signing in and shaping the organisation.
+#[derive(Default)]
+pub struct OrgMutation;
+
+#[Object]
+impl OrgMutation {
+    /// Signs in with e-mail and password; returns a bearer token.
+    async fn login(&self, ctx: &Context<'_>, email: String, password: String) -> async_graphql::Result<AuthPayload> {
+        let login = service::auth::login(db(ctx)?, ctx.data::<TokenKeys>()?, &email, &password).await?;
+        Ok(AuthPayload {
+            token: login.token,
+            expires_at: login.expires_at,
+            member: Member(login.member),
+        })
+    }
+
+    /// Creates a team (admins only).
+    async fn create_team(&self, ctx: &Context<'_>, input: TeamInput) -> async_graphql::Result<Team> {
+        let actor = actor(ctx)?;
+        let input = team_input(&input)?;
+        Ok(Team(crate::in_txn!(ctx, |txn| service::catalog::create_team(
+            &txn, actor, input
+        ))))
+    }
+
+    /// Renames a team, moves it or changes its manager (admins only).
+    async fn update_team(&self, ctx: &Context<'_>, id: ID, input: TeamInput) -> async_graphql::Result<Team> {
+        let actor = actor(ctx)?;
+        let id = parse_id(&id, "Team")?;
+        let input = team_input(&input)?;
+        Ok(Team(crate::in_txn!(ctx, |txn| service::catalog::update_team(
+            &txn, actor, id, input
+        ))))
+    }
+}
+
+fn team_input(input: &TeamInput) -> Result<service::catalog::TeamFields, AppError> {
+    Ok(service::catalog::TeamFields {
+        name: input.name.clone(),
+        parent_id: input.parent_id.as_ref().map(|id| parse_id(id, "Team")).transpose()?,
+        manager_id: input.manager_id.as_ref().map(|id| parse_id(id, "Member")).transpose()?,
+    })
+}

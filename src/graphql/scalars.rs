@@ -1,0 +1,32 @@
+//! Custom scalars.
+
+use async_graphql::{InputValueError, InputValueResult, Scalar, ScalarType, Value};
+
+/// An exact amount of money in the company currency's minor unit (yen for
+/// JPY, cents for USD), as a JSON integer. Never a float.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Money(pub i64);
+
+/// Integers up to 2^53 stay exact in JavaScript clients.
+const MAX_SAFE: i64 = 9_007_199_254_740_991;
+
+#[Scalar]
+impl ScalarType for Money {
+    fn parse(value: Value) -> InputValueResult<Self> {
+        let n = match &value {
+            Value::Number(n) => n.as_i64(),
+            Value::String(s) => s.trim().parse::<i64>().ok(),
+            _ => None,
+        };
+        match n {
+            Some(n) if n.abs() <= MAX_SAFE => Ok(Money(n)),
+            _ => Err(InputValueError::custom(
+                "money must be a whole number of minor units (e.g. 150000 for ¥150,000), within ±2^53",
+            )),
+        }
+    }
+
+    fn to_value(&self) -> Value {
+        Value::Number(self.0.into())
+    }
+}

@@ -1,0 +1,108 @@
+//! HTTP endpoints: `POST /graphql` (the API), `GET /graphql` (GraphiQL),
+//! `GET /healthz`.
+
+use std::time::Duration;
+
+use async_graphql::{ServerError, dataloader::DataLoader, http::GraphiQLSource};
+use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
+use axum::{
+    Json, Router,
+    extract::State,
+    http::{HeaderMap, StatusCode, header},
+    response::{Html, IntoResponse, Response},
+    routing::get,
+};
+use tower_http::{catch_panic::CatchPanicLayer, limit::RequestBodyLimitLayer, timeout::TimeoutLayer};
+
+use crate::{error::AppError, graphql::loader::AppLoader, service, state::AppState};
+
+/// The application router.
+pub fn router(state: AppState) -> Router {
+    let body_limit = state.config.max_body_bytes;
+    let timeout = Duration::from_secs(state.config.request_timeout_secs);
+    Router::new()
+        .route("/graphql", get(graphiql).post(graphql))
+        .route("/healthz", get(healthz))
+        .with_state(state)
+        .layer(RequestBodyLimitLayer::new(body_limit))
+        .layer(TimeoutLayer::with_status_code(StatusCode::GATEWAY_TIMEOUT, timeout))
+        .layer(CatchPanicLayer::custom(|_| {
+            // A panic is a bug; the client still gets a GraphQL-shaped error.
+            tracing::error!("panic while serving a request");
+            let body = serde_json::json!({"errors": [{"message": "internal error; it has been logged", "extensions": {"code": "INTERNAL"}}]});
+            (StatusCode::INTERNAL_SERVER_ERROR, Json(body)).into_response()
+        }))
+}
+
+async fn graphiql() -> Html<String> {
+    Html(
+        GraphiQLSource::build()
+            .endpoint("/graphql")
+            .title("SFA GraphQL")
+            .finish(),
+    )
+}
+
+async fn healthz(State(state): State<AppState>) -> Response {
+    match state.db.ping().await {
+        Ok(()) => (StatusCode::OK, Json(serde_json::json!({"status": "ok"}))).into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "health check: database unreachable");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(serde_json::json!({"status": "database unavailable"})),
+            )
+                .into_response()
+        }
+    }
+}
+
+async fn graphql(State(state): State<AppState>, headers: HeaderMap, req: GraphQLRequest) -> GraphQLResponse {
+    let mut request = req.into_inner();
+    match authenticate(&state, &headers).await {
+        Ok(Some(actor)) => {
+            let loader = DataLoader::new(AppLoader::new(state.db.clone(), actor.company_id), tokio::spawn)
+                // Siblings of a list register their keys in the same poll; 1 ms
+                // is ample to gather them and invisible next to a round trip.
+                .delay(Duration::from_millis(1))
+                .max_batch_size(1000);
+            request = request.data(actor).data(loader);
+        }
+        Ok(None) => {}
+        Err(err) => return error_response(err),
+    }
+    let mut response = state.schema.execute(request).await;
+    // Errors raised by the GraphQL layer itself (syntax, validation, argument
+    // coercion, limits) carry no code: they are all the client's input.
+    for error in &mut response.errors {
+        let has_code = error.extensions.as_ref().is_some_and(|ext| ext.get("code").is_some());
+        if !has_code {
+            error
+                .extensions
+                .get_or_insert_with(Default::default)
+                .set("code", "BAD_USER_INPUT");
+        }
+    }
+    response.into()
+}
+
+fn error_response(err: AppError) -> GraphQLResponse {
+    let gql: async_graphql::Error = err.into();
+    let mut server_error = ServerError::new(gql.message, None);
+    server_error.extensions = gql.extensions;
+    async_graphql::Response::from_errors(vec![server_error]).into()
+}
+
+/// The member behind the bearer token, if one was sent.
+async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Option<service::Actor>, AppError> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let token = value
+        .to_str()
+        .ok()
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .ok_or_else(|| AppError::Unauthenticated("the Authorization header must be `Bearer <token>`".into()))?;
+    let claims = state.keys.verify(token.trim())?;
+    service::auth::actor_for(&state.db, &claims).await.map(Some)
+}

@@ -1,0 +1,20 @@
+//! Sales-force-automation server: a GraphQL API over sea-orm for sales
+//! organisations (members, customers, deals, activities, daily reports,
+//! tasks), on SQLite by default and PostgreSQL in production.
+#![forbid(unsafe_code)]
+
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod graphql;
+pub mod http;
+pub mod pagination;
+pub mod seed;
+pub mod server;
+pub mod service;
+pub mod state;
+
+pub use http::router as app;
+pub use state::AppState;

@@ -1,0 +1,34 @@
+//! Entry point: parse the command line, load configuration, run a subcommand.
+#![forbid(unsafe_code)]
+
+use clap::Parser;
+use sfa::{
+    cli::{Cli, Command},
+    config::Config,
+};
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn".into()),
+        )
+        .init();
+    let cli = Cli::parse();
+    let result = match Config::load(cli.config.as_deref()) {
+        Err(e) => Err(format!("configuration: {e}")),
+        Ok(config) => match cli.command.unwrap_or(Command::Serve { demo: false }) {
+            Command::Serve { demo } => sfa::server::serve(config, demo).await,
+            Command::Migrate => sfa::server::migrate(&config).await,
+            Command::SeedDemo { seed, customers } => sfa::server::seed_demo(&config, seed, customers).await,
+            Command::ExportSchema { file } => sfa::server::export_schema(file.as_deref()),
+        },
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

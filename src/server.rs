@@ -1,0 +1,89 @@
+//! The subcommands' bodies: serve, migrate, seed the demo, export the schema.
+
+use std::path::Path;
+
+use crate::{config::Config, db, seed, state::AppState};
+
+async fn open(config: &Config) -> Result<sea_orm::DatabaseConnection, String> {
+    let url = config.database_url();
+    let db = db::connect(&url)
+        .await
+        .map_err(|e| format!("cannot open the database: {e}"))?;
+    db::migrate(&db).await.map_err(|e| format!("migration failed: {e}"))?;
+    Ok(db)
+}
+
+/// Runs the HTTP server until SIGTERM or Ctrl-C.
+pub async fn serve(config: Config, demo: bool) -> Result<(), String> {
+    let db = open(&config).await?;
+    if demo {
+        match seed::ensure_demo(&db, 42, 2000).await.map_err(|e| e.message())? {
+            Some(summary) => println!("{summary}"),
+            None => println!("demo company already present; log in as {}", seed::DEMO_LOGIN_HINT),
+        }
+    }
+    let listen = config.listen;
+    let state = AppState::new(db, config).await.map_err(|e| e.message())?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    println!("SFA server listening on http://{addr}/graphql (GraphiQL in a browser, POST for the API)");
+    axum::serve(listener, crate::app(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(|e| e.to_string())?;
+    tracing::info!("server stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutdown requested; finishing in-flight requests");
+}
+
+/// Migrates and exits.
+pub async fn migrate(config: &Config) -> Result<(), String> {
+    open(config).await?;
+    println!("database is up to date");
+    Ok(())
+}
+
+/// Creates the demo company.
+pub async fn seed_demo(config: &Config, seed_value: u64, customers: usize) -> Result<(), String> {
+    let db = open(config).await?;
+    match seed::ensure_demo(&db, seed_value, customers)
+        .await
+        .map_err(|e| e.message())?
+    {
+        Some(summary) => println!("{summary}"),
+        None => println!("demo company already present; log in as {}", seed::DEMO_LOGIN_HINT),
+    }
+    Ok(())
+}
+
+/// Writes the SDL to `file` or stdout.
+pub fn export_schema(file: Option<&Path>) -> Result<(), String> {
+    let sdl = crate::graphql::sdl();
+    match file {
+        Some(path) => std::fs::write(path, sdl).map_err(|e| format!("cannot write {}: {e}", path.display())),
+        None => {
+            print!("{sdl}");
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,547 @@
+//! Activities (planned, then done or cancelled) and daily reports.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use entity::{
+    activity, activity_contact, activity_product, activity_reaction, contact, customer, daily_report, deal,
+    enums::{ActivityKind, ActivityStatus},
+    product,
+};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, QuerySelect, Set,
+    sea_query::{Expr, Func},
+};
+use uuid::Uuid;
+
+use super::{
+    Actor, catalog::active_member, customer::Patch, delete_versioned, ensure_all, find_live, find_scoped,
+    insert_audited, new_id, now, update_versioned, validate,
+};
+use crate::error::{AppError, AppResult};
+
+/// What was met, shown and observed during an activity.
+#[derive(Default, Clone)]
+pub struct Details {
+    /// Contacts met (of the activity's customer).
+    pub contact_ids: Vec<Uuid>,
+    /// Products introduced.
+    pub product_ids: Vec<Uuid>,
+    /// Customer reaction keys.
+    pub reactions: Vec<String>,
+}
+
+/// A new activity.
+pub struct NewActivity {
+    /// Who does it (default: the caller).
+    pub member_id: Option<Uuid>,
+    /// Customer.
+    pub customer_id: Uuid,
+    /// Deal, if any (must be the customer's).
+    pub deal_id: Option<Uuid>,
+    /// Kind.
+    pub kind: ActivityKind,
+    /// PLANNED or DONE.
+    pub status: ActivityStatus,
+    /// Short title.
+    pub subject: String,
+    /// When it is (or was) planned.
+    pub scheduled_at: DateTime<Utc>,
+    /// When it happened (DONE only; default `scheduled_at`).
+    pub done_at: Option<DateTime<Utc>>,
+    /// Minutes.
+    pub duration_minutes: Option<i32>,
+    /// Customer-side attendees (default 1, or the number of contacts met).
+    pub attendee_count: Option<i32>,
+    /// What was discussed.
+    pub notes: Option<String>,
+    /// Result.
+    pub outcome: Option<String>,
+    /// Contacts, products, reactions.
+    pub details: Details,
+}
+
+/// Changes to an activity; omitted fields stay.
+#[derive(Default)]
+pub struct ActivityPatch {
+    /// Kind.
+    pub kind: Option<ActivityKind>,
+    /// Title.
+    pub subject: Option<String>,
+    /// Planned time.
+    pub scheduled_at: Option<DateTime<Utc>>,
+    /// Time it happened (DONE activities only).
+    pub done_at: Option<DateTime<Utc>>,
+    /// Deal.
+    pub deal_id: Patch<Uuid>,
+    /// Minutes.
+    pub duration_minutes: Patch<i32>,
+    /// Attendees.
+    pub attendee_count: Option<i32>,
+    /// Notes.
+    pub notes: Patch<String>,
+    /// Result.
+    pub outcome: Patch<String>,
+    /// Replaces contacts met.
+    pub contact_ids: Option<Vec<Uuid>>,
+    /// Replaces products introduced.
+    pub product_ids: Option<Vec<Uuid>>,
+    /// Replaces reactions.
+    pub reactions: Option<Vec<String>>,
+}
+
+/// How an activity is completed.
+#[derive(Default)]
+pub struct Completion {
+    /// When it happened (default now).
+    pub done_at: Option<DateTime<Utc>>,
+    /// Result.
+    pub outcome: Option<String>,
+    /// Notes (replace the plan's notes when given).
+    pub notes: Option<String>,
+    /// Attendees.
+    pub attendee_count: Option<i32>,
+    /// Replaces contacts met, when given.
+    pub contact_ids: Option<Vec<Uuid>>,
+    /// Replaces products introduced, when given.
+    pub product_ids: Option<Vec<Uuid>>,
+    /// Replaces reactions, when given.
+    pub reactions: Option<Vec<String>>,
+}
+
+fn small(field: &str, v: Option<i32>, max: i32) -> AppResult<Option<i32>> {
+    match v {
+        Some(n) if !(0..=max).contains(&n) => Err(AppError::bad(format!("`{field}` must be between 0 and {max}"))),
+        other => Ok(other),
+    }
+}
+
+async fn check_deal(
+    db: &impl ConnectionTrait,
+    actor: &Actor,
+    deal_id: Option<Uuid>,
+    customer_id: Uuid,
+) -> AppResult<()> {
+    if let Some(id) = deal_id {
+        let d = find_live::<deal::Entity>(db, actor, id).await?;
+        if d.customer_id != customer_id {
+            return Err(AppError::bad("`dealId` is a deal of another customer"));
+        }
+    }
+    Ok(())
+}
+
+async fn check_details(
+    db: &impl ConnectionTrait,
+    actor: &Actor,
+    customer_id: Uuid,
+    d: &Details,
+) -> AppResult<Vec<String>> {
+    if d.contact_ids.len() > 100 || d.product_ids.len() > 100 || d.reactions.len() > 50 {
+        return Err(AppError::bad(
+            "an activity holds at most 100 contacts, 100 products and 50 reactions",
+        ));
+    }
+    if !d.contact_ids.is_empty() {
+        let owners: Vec<Uuid> = contact::Entity::find()
+            .select_only()
+            .column(contact::Column::CustomerId)
+            .filter(contact::Column::CompanyId.eq(actor.company_id))
+            .filter(contact::Column::Id.is_in(d.contact_ids.clone()))
+            .filter(contact::Column::DeletedAt.is_null())
+            .into_tuple()
+            .all(db)
+            .await?;
+        let distinct: std::collections::HashSet<_> = d.contact_ids.iter().collect();
+        if owners.len() != distinct.len() {
+            return Err(AppError::NotFound("Contact"));
+        }
+        if owners.iter().any(|c| *c != customer_id) {
+            return Err(AppError::bad(
+                "`contactIds` must be contacts of the activity's customer",
+            ));
+        }
+    }
+    ensure_all::<product::Entity>(db, actor, &d.product_ids).await?;
+    let mut reactions: Vec<String> = d
+        .reactions
+        .iter()
+        .map(|r| validate::key("reactions", r))
+        .collect::<AppResult<_>>()?;
+    reactions.sort();
+    reactions.dedup();
+    Ok(reactions)
+}
+
+async fn replace_details(
+    db: &impl ConnectionTrait,
+    actor: &Actor,
+    activity_id: Uuid,
+    contacts: Option<&[Uuid]>,
+    products: Option<&[Uuid]>,
+    reactions: Option<&[String]>,
+) -> AppResult<()> {
+    let company = actor.company_id;
+    if let Some(ids) = contacts {
+        activity_contact::Entity::delete_many()
+            .filter(activity_contact::Column::ActivityId.eq(activity_id))
+            .exec(db)
+            .await?;
+        let mut ids = ids.to_vec();
+        ids.sort();
+        ids.dedup();
+        for contact_id in ids {
+            activity_contact::ActiveModel {
+                activity_id: Set(activity_id),
+                contact_id: Set(contact_id),
+                company_id: Set(company),
+            }
+            .insert(db)
+            .await?;
+        }
+    }
+    if let Some(ids) = products {
+        activity_product::Entity::delete_many()
+            .filter(activity_product::Column::ActivityId.eq(activity_id))
+            .exec(db)
+            .await?;
+        let mut ids = ids.to_vec();
+        ids.sort();
+        ids.dedup();
+        for product_id in ids {
+            activity_product::ActiveModel {
+                activity_id: Set(activity_id),
+                product_id: Set(product_id),
+                company_id: Set(company),
+            }
+            .insert(db)
+            .await?;
+        }
+    }
+    if let Some(keys) = reactions {
+        activity_reaction::Entity::delete_many()
+            .filter(activity_reaction::Column::ActivityId.eq(activity_id))
+            .exec(db)
+            .await?;
+        for reaction in keys {
+            activity_reaction::ActiveModel {
+                activity_id: Set(activity_id),
+                reaction: Set(reaction.clone()),
+                company_id: Set(company),
+            }
+            .insert(db)
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+/// Recomputes the customer's last contact and the deal's last activity from
+/// their live done activities (derived fields: no version bump).
+async fn refresh_last_contact(db: &impl ConnectionTrait, customer_id: Uuid, deal_id: Option<Uuid>) -> AppResult<()> {
+    let latest = |col: activity::Column, id: Uuid| {
+        activity::Entity::find()
+            .select_only()
+            .column_as(Expr::from(Func::max(Expr::col(activity::Column::DoneAt))), "latest")
+            .filter(col.eq(id))
+            .filter(activity::Column::Status.eq(ActivityStatus::Done))
+            .filter(activity::Column::DeletedAt.is_null())
+            .into_tuple::<Option<DateTime<Utc>>>()
+    };
+    let last = latest(activity::Column::CustomerId, customer_id)
+        .one(db)
+        .await?
+        .flatten();
+    customer::Entity::update_many()
+        .col_expr(customer::Column::LastContactAt, Expr::val(last))
+        .filter(customer::Column::Id.eq(customer_id))
+        .exec(db)
+        .await?;
+    if let Some(deal_id) = deal_id {
+        let last = latest(activity::Column::DealId, deal_id).one(db).await?.flatten();
+        deal::Entity::update_many()
+            .col_expr(deal::Column::LastActivityAt, Expr::val(last))
+            .filter(deal::Column::Id.eq(deal_id))
+            .exec(db)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Creates a planned or done activity (optionally inside a daily report).
+pub async fn create(
+    db: &impl ConnectionTrait,
+    actor: &Actor,
+    f: NewActivity,
+    daily_report_id: Option<Uuid>,
+) -> AppResult<activity::Model> {
+    let member = f.member_id.unwrap_or(actor.member_id);
+    if member != actor.member_id {
+        active_member(db, actor, member).await?;
+    }
+    find_live::<customer::Entity>(db, actor, f.customer_id).await?;
+    check_deal(db, actor, f.deal_id, f.customer_id).await?;
+    let reactions = check_details(db, actor, f.customer_id, &f.details).await?;
+    let done_at = match f.status {
+        ActivityStatus::Planned if f.done_at.is_some() => {
+            return Err(AppError::bad("a PLANNED activity has no `doneAt`; complete it later"));
+        }
+        ActivityStatus::Planned => None,
+        ActivityStatus::Done => Some(f.done_at.unwrap_or(f.scheduled_at)),
+        ActivityStatus::Cancelled => return Err(AppError::bad("create an activity as PLANNED or DONE")),
+    };
+    let attendees = small("attendeeCount", f.attendee_count, 10_000)?
+        .unwrap_or_else(|| (f.details.contact_ids.len() as i32).max(1));
+    let t = now();
+    let am = activity::ActiveModel {
+        id: Set(new_id()),
+        company_id: Set(actor.company_id),
+        member_id: Set(member),
+        customer_id: Set(f.customer_id),
+        deal_id: Set(f.deal_id),
+        daily_report_id: Set(daily_report_id),
+        kind: Set(f.kind),
+        status: Set(f.status),
+        subject: Set(validate::text("subject", &f.subject, 200)?),
+        scheduled_at: Set(f.scheduled_at),
+        done_at: Set(done_at),
+        duration_minutes: Set(small("durationMinutes", f.duration_minutes, 24 * 60)?),
+        attendee_count: Set(attendees),
+        notes: Set(validate::opt_text("notes", f.notes, validate::LONG_TEXT)?),
+        outcome: Set(validate::opt_text("outcome", f.outcome, validate::LONG_TEXT)?),
+        energy_points: Set(None),
+        energy_version: Set(None),
+        version: Set(1),
+        created_at: Set(t),
+        updated_at: Set(t),
+        deleted_at: Set(None),
+    };
+    let created = insert_audited(db, actor, am).await?;
+    let d = &f.details;
+    replace_details(
+        db,
+        actor,
+        created.id,
+        Some(&d.contact_ids),
+        Some(&d.product_ids),
+        Some(&reactions),
+    )
+    .await?;
+    if created.status == ActivityStatus::Done {
+        refresh_last_contact(db, created.customer_id, created.deal_id).await?;
+    }
+    Ok(created)
+}
+
+/// Changes an activity at `version`.
+pub async fn update(
+    db: &impl ConnectionTrait,
+    actor: &Actor,
+    id: Uuid,
+    version: i32,
+    p: ActivityPatch,
+) -> AppResult<activity::Model> {
+    let before = find_live::<activity::Entity>(db, actor, id).await?;
+    let mut am = before.clone().into_active_model();
+    if let Some(k) = p.kind {
+        am.kind = Set(k);
+    }
+    if let Some(s) = p.subject {
+        am.subject = Set(validate::text("subject", &s, 200)?);
+    }
+    if let Some(t) = p.scheduled_at {
+        am.scheduled_at = Set(t);
+    }
+    if let Some(t) = p.done_at {
+        if before.status != ActivityStatus::Done {
+            return Err(AppError::bad("only a DONE activity has `doneAt`; complete it instead"));
+        }
+        am.done_at = Set(Some(t));
+    }
+    let deal_id = p.deal_id.unwrap_or(before.deal_id);
+    check_deal(db, actor, deal_id, before.customer_id).await?;
+    am.deal_id = Set(deal_id);
+    if let Some(v) = p.duration_minutes {
+        am.duration_minutes = Set(small("durationMinutes", v, 24 * 60)?);
+    }
+    if let Some(v) = p.attendee_count {
+        am.attendee_count = Set(small("attendeeCount", Some(v), 10_000)?.unwrap_or(1));
+    }
+    if let Some(v) = p.notes {
+        am.notes = Set(validate::opt_text("notes", v, validate::LONG_TEXT)?);
+    }
+    if let Some(v) = p.outcome {
+        am.outcome = Set(validate::opt_text("outcome", v, validate::LONG_TEXT)?);
+    }
+    let details = Details {
+        contact_ids: p.contact_ids.clone().unwrap_or_default(),
+        product_ids: p.product_ids.clone().unwrap_or_default(),
+        reactions: p.reactions.clone().unwrap_or_default(),
+    };
+    let reactions = check_details(db, actor, before.customer_id, &details).await?;
+    let after = update_versioned(db, actor, "update", &before, version, am).await?;
+    replace_details(
+        db,
+        actor,
+        id,
+        p.contact_ids.as_deref(),
+        p.product_ids.as_deref(),
+        p.reactions.is_some().then_some(&reactions[..]),
+    )
+    .await?;
+    if after.status == ActivityStatus::Done {
+        refresh_last_contact(db, after.customer_id, after.deal_id).await?;
+        if before.deal_id != after.deal_id
+            && let Some(old) = before.deal_id
+        {
+            refresh_last_contact(db, before.customer_id, Some(old)).await?;
+        }
+    }
+    Ok(after)
+}
+
+/// Completes a planned activity with its outcome.
+pub async fn complete(
+    db: &impl ConnectionTrait,
+    actor: &Actor,
+    id: Uuid,
+    version: i32,
+    c: Completion,
+    daily_report_id: Option<Uuid>,
+) -> AppResult<activity::Model> {
+    let before = find_live::<activity::Entity>(db, actor, id).await?;
+    if before.status != ActivityStatus::Planned {
+        return Err(AppError::bad("only a PLANNED activity can be completed"));
+    }
+    let details = Details {
+        contact_ids: c.contact_ids.clone().unwrap_or_default(),
+        product_ids: c.product_ids.clone().unwrap_or_default(),
+        reactions: c.reactions.clone().unwrap_or_default(),
+    };
+    let reactions = check_details(db, actor, before.customer_id, &details).await?;
+    let mut am = before.clone().into_active_model();
+    am.status = Set(ActivityStatus::Done);
+    am.done_at = Set(Some(c.done_at.unwrap_or_else(now)));
+    if c.outcome.is_some() {
+        am.outcome = Set(validate::opt_text("outcome", c.outcome, validate::LONG_TEXT)?);
+    }
+    if c.notes.is_some() {
+        am.notes = Set(validate::opt_text("notes", c.notes, validate::LONG_TEXT)?);
+    }
+    if let Some(n) = c.attendee_count {
+        am.attendee_count = Set(small("attendeeCount", Some(n), 10_000)?.unwrap_or(1));
+    }
+    if daily_report_id.is_some() {
+        am.daily_report_id = Set(daily_report_id);
+    }
+    let after = update_versioned(db, actor, "complete", &before, version, am).await?;
+    replace_details(
+        db,
+        actor,
+        id,
+        c.contact_ids.as_deref(),
+        c.product_ids.as_deref(),
+        c.reactions.is_some().then_some(&reactions[..]),
+    )
+    .await?;
+    refresh_last_contact(db, after.customer_id, after.deal_id).await?;
+    Ok(after)
+}
+
+/// Cancels a planned activity.
+pub async fn cancel(db: &impl ConnectionTrait, actor: &Actor, id: Uuid, version: i32) -> AppResult<activity::Model> {
+    let before = find_live::<activity::Entity>(db, actor, id).await?;
+    if before.status != ActivityStatus::Planned {
+        return Err(AppError::bad("only a PLANNED activity can be cancelled"));
+    }
+    let mut am = before.clone().into_active_model();
+    am.status = Set(ActivityStatus::Cancelled);
+    update_versioned(db, actor, "cancel", &before, version, am).await
+}
+
+/// Soft-deletes an activity (the customer's last contact is recomputed).
+pub async fn delete(db: &impl ConnectionTrait, actor: &Actor, id: Uuid, version: i32) -> AppResult<activity::Model> {
+    let before = find_live::<activity::Entity>(db, actor, id).await?;
+    let after = delete_versioned::<activity::Entity, activity::ActiveModel>(db, actor, &before, version).await?;
+    if before.status == ActivityStatus::Done {
+        refresh_last_contact(db, before.customer_id, before.deal_id).await?;
+    }
+    Ok(after)
+}
+
+/// A daily report in one call.
+pub struct ReportSubmission {
+    /// The day reported on.
+    pub date: NaiveDate,
+    /// Free text.
+    pub body: String,
+    /// Version of the existing report of that day, when changing it.
+    pub version: Option<i32>,
+    /// Submit now (true) or keep as a draft (false).
+    pub submit: bool,
+    /// New activities of the day (done or planned), recorded under the report.
+    pub activities: Vec<NewActivity>,
+    /// Planned activities completed in this report: (id, version, completion).
+    pub completed: Vec<(Uuid, i32, Completion)>,
+}
+
+/// Writes the caller's report for a day: creates or updates it, records its
+/// activities and completes the planned ones it names — all or nothing.
+pub async fn submit_report(
+    db: &impl ConnectionTrait,
+    actor: &Actor,
+    s: ReportSubmission,
+) -> AppResult<daily_report::Model> {
+    if s.activities.len() + s.completed.len() > 200 {
+        return Err(AppError::bad("a daily report holds at most 200 activities"));
+    }
+    let body = validate::body("body", &s.body, validate::LONG_TEXT)?;
+    let existing = daily_report::Entity::find()
+        .filter(daily_report::Column::CompanyId.eq(actor.company_id))
+        .filter(daily_report::Column::MemberId.eq(actor.member_id))
+        .filter(daily_report::Column::ReportDate.eq(s.date))
+        .one(db)
+        .await?;
+    let submitted_at = s.submit.then(now);
+    let report = match existing {
+        Some(before) => {
+            let Some(version) = s.version else {
+                return Err(AppError::Conflict(format!(
+                    "you already have a report for {} (version {}); send its version to change it",
+                    s.date, before.version
+                )));
+            };
+            let mut am = before.clone().into_active_model();
+            am.body = Set(body);
+            am.submitted_at = Set(submitted_at.or(before.submitted_at));
+            update_versioned(db, actor, "update", &before, version, am).await?
+        }
+        None => {
+            let t = now();
+            let am = daily_report::ActiveModel {
+                id: Set(new_id()),
+                company_id: Set(actor.company_id),
+                member_id: Set(actor.member_id),
+                report_date: Set(s.date),
+                body: Set(body),
+                submitted_at: Set(submitted_at),
+                version: Set(1),
+                created_at: Set(t),
+                updated_at: Set(t),
+            };
+            insert_audited(db, actor, am).await?
+        }
+    };
+    for mut activity in s.activities {
+        activity.member_id = Some(actor.member_id);
+        create(db, actor, activity, Some(report.id)).await?;
+    }
+    for (id, version, completion) in s.completed {
+        let planned = find_scoped::<activity::Entity>(db, actor, id).await?;
+        if planned.member_id != actor.member_id {
+            return Err(AppError::Forbidden(
+                "a daily report completes only your own activities".into(),
+            ));
+        }
+        complete(db, actor, id, version, completion, Some(report.id)).await?;
+    }
+    Ok(report)
+}

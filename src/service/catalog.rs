@@ -1,0 +1,234 @@
+//! Reference data of a company: teams, customer groups, products.
+
+use entity::{customer_group, enums::Role, member, product, team};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, IntoActiveModel, Set};
+use uuid::Uuid;
+
+use super::{Actor, audit, delete_soft, find_live, find_member, insert_audited, new_id, now, table_name, validate};
+use crate::error::{AppError, AppResult};
+
+fn require_admin(actor: &Actor, what: &str) -> AppResult<()> {
+    if actor.role != Role::Admin {
+        return Err(AppError::Forbidden(format!("only admins can {what}")));
+    }
+    Ok(())
+}
+
+/// Fields of a team.
+pub struct TeamFields {
+    /// Display name.
+    pub name: String,
+    /// Enclosing team.
+    pub parent_id: Option<Uuid>,
+    /// Leader.
+    pub manager_id: Option<Uuid>,
+}
+
+async fn check_team_refs(db: &impl ConnectionTrait, actor: &Actor, f: &TeamFields) -> AppResult<String> {
+    let name = validate::text("name", &f.name, 200)?;
+    if let Some(parent) = f.parent_id {
+        find_live::<team::Entity>(db, actor, parent).await?;
+    }
+    if let Some(manager) = f.manager_id {
+        find_member(db, actor, manager).await?;
+    }
+    Ok(name)
+}
+
+/// Creates a team.
+pub async fn create_team(db: &impl ConnectionTrait, actor: &Actor, f: TeamFields) -> AppResult<team::Model> {
+    require_admin(actor, "create teams")?;
+    let name = check_team_refs(db, actor, &f).await?;
+    let t = now();
+    let am = team::ActiveModel {
+        id: Set(new_id()),
+        company_id: Set(actor.company_id),
+        parent_id: Set(f.parent_id),
+        name: Set(name),
+        manager_id: Set(f.manager_id),
+        created_at: Set(t),
+        updated_at: Set(t),
+        deleted_at: Set(None),
+    };
+    insert_audited(db, actor, am).await
+}
+
+/// Updates a team; refuses to make a team its own ancestor.
+pub async fn update_team(db: &impl ConnectionTrait, actor: &Actor, id: Uuid, f: TeamFields) -> AppResult<team::Model> {
+    require_admin(actor, "change teams")?;
+    let before = find_live::<team::Entity>(db, actor, id).await?;
+    let name = check_team_refs(db, actor, &f).await?;
+    if let Some(parent) = f.parent_id {
+        let below = crate::graphql::org::team_subtree(db, actor, id).await?;
+        if below.contains(&parent) {
+            return Err(AppError::bad("`parentId` would put the team inside itself"));
+        }
+    }
+    let mut am = before.clone().into_active_model();
+    am.name = Set(name);
+    am.parent_id = Set(f.parent_id);
+    am.manager_id = Set(f.manager_id);
+    am.updated_at = Set(now());
+    let after = am.update(db).await?;
+    audit::record(
+        db,
+        actor,
+        "update",
+        &(table_name::<team::Entity>(), id),
+        Some(&before),
+        Some(&after),
+    )
+    .await?;
+    Ok(after)
+}
+
+/// Fields of a customer group.
+pub struct GroupFields {
+    /// Display name.
+    pub name: String,
+    /// What the group is for.
+    pub description: Option<String>,
+}
+
+/// Creates a customer group.
+pub async fn create_group(
+    db: &impl ConnectionTrait,
+    actor: &Actor,
+    f: GroupFields,
+) -> AppResult<customer_group::Model> {
+    let t = now();
+    let am = customer_group::ActiveModel {
+        id: Set(new_id()),
+        company_id: Set(actor.company_id),
+        name: Set(validate::text("name", &f.name, 200)?),
+        description: Set(validate::opt_text("description", f.description, 2000)?),
+        created_at: Set(t),
+        updated_at: Set(t),
+        deleted_at: Set(None),
+    };
+    insert_audited(db, actor, am).await
+}
+
+/// Renames or re-describes a customer group.
+pub async fn update_group(
+    db: &impl ConnectionTrait,
+    actor: &Actor,
+    id: Uuid,
+    f: GroupFields,
+) -> AppResult<customer_group::Model> {
+    let before = find_live::<customer_group::Entity>(db, actor, id).await?;
+    let mut am = before.clone().into_active_model();
+    am.name = Set(validate::text("name", &f.name, 200)?);
+    am.description = Set(validate::opt_text("description", f.description, 2000)?);
+    am.updated_at = Set(now());
+    let after = am.update(db).await?;
+    audit::record(
+        db,
+        actor,
+        "update",
+        &(table_name::<customer_group::Entity>(), id),
+        Some(&before),
+        Some(&after),
+    )
+    .await?;
+    Ok(after)
+}
+
+/// Soft-deletes a customer group (its customers keep their history).
+pub async fn delete_group(db: &impl ConnectionTrait, actor: &Actor, id: Uuid) -> AppResult<()> {
+    delete_soft::<customer_group::Entity>(db, actor, id).await
+}
+
+/// Fields of a product.
+pub struct ProductFields {
+    /// Code in the sales-management master.
+    pub code: Option<String>,
+    /// Display name.
+    pub name: String,
+    /// Category.
+    pub category: Option<String>,
+    /// Focus product.
+    pub is_focus: bool,
+    /// List price in minor units.
+    pub unit_price: Option<i64>,
+}
+
+fn product_values(f: ProductFields) -> AppResult<(Option<String>, String, Option<String>, bool, Option<i64>)> {
+    Ok((
+        validate::opt_text("code", f.code, 64)?,
+        validate::text("name", &f.name, 200)?,
+        validate::opt_text("category", f.category, 100)?,
+        f.is_focus,
+        f.unit_price
+            .map(|p| validate::non_negative("unitPrice", p))
+            .transpose()?,
+    ))
+}
+
+/// Creates a product (admins maintain the product master).
+pub async fn create_product(db: &impl ConnectionTrait, actor: &Actor, f: ProductFields) -> AppResult<product::Model> {
+    require_admin(actor, "maintain products")?;
+    let (code, name, category, is_focus, unit_price) = product_values(f)?;
+    let t = now();
+    let am = product::ActiveModel {
+        id: Set(new_id()),
+        company_id: Set(actor.company_id),
+        code: Set(code),
+        name: Set(name),
+        category: Set(category),
+        is_focus: Set(is_focus),
+        unit_price: Set(unit_price),
+        created_at: Set(t),
+        updated_at: Set(t),
+        deleted_at: Set(None),
+    };
+    insert_audited(db, actor, am).await
+}
+
+/// Updates a product.
+pub async fn update_product(
+    db: &impl ConnectionTrait,
+    actor: &Actor,
+    id: Uuid,
+    f: ProductFields,
+) -> AppResult<product::Model> {
+    require_admin(actor, "maintain products")?;
+    let before = find_live::<product::Entity>(db, actor, id).await?;
+    let (code, name, category, is_focus, unit_price) = product_values(f)?;
+    let mut am = before.clone().into_active_model();
+    am.code = Set(code);
+    am.name = Set(name);
+    am.category = Set(category);
+    am.is_focus = Set(is_focus);
+    am.unit_price = Set(unit_price);
+    am.updated_at = Set(now());
+    let after = am.update(db).await?;
+    audit::record(
+        db,
+        actor,
+        "update",
+        &(table_name::<product::Entity>(), id),
+        Some(&before),
+        Some(&after),
+    )
+    .await?;
+    Ok(after)
+}
+
+/// Soft-deletes a product.
+pub async fn delete_product(db: &impl ConnectionTrait, actor: &Actor, id: Uuid) -> AppResult<()> {
+    require_admin(actor, "maintain products")?;
+    delete_soft::<product::Entity>(db, actor, id).await
+}
+
+/// Checks that `id` is a member of the caller's company who can own work.
+pub async fn active_member(db: &impl ConnectionTrait, actor: &Actor, id: Uuid) -> AppResult<member::Model> {
+    let m = find_member(db, actor, id).await?;
+    if !m.active {
+        return Err(AppError::bad(format!(
+            "{} is deactivated and cannot be given work",
+            m.name
+        )));
+    }
+    Ok(m)
+}

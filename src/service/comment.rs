@@ -1,0 +1,87 @@
+//! Comments (advice) on daily reports, deals, activities and customers.
+
+use entity::{activity, comment, customer, daily_report, deal, enums::CommentSubject};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, IntoActiveModel, Set};
+use uuid::Uuid;
+
+use super::{Actor, audit, delete_soft, find_live, find_scoped, insert_audited, new_id, now, table_name, validate};
+use crate::error::{AppError, AppResult};
+
+/// Longest comment, in characters.
+const MAX_BODY: usize = 20_000;
+
+async fn check_subject(db: &impl ConnectionTrait, actor: &Actor, kind: CommentSubject, id: Uuid) -> AppResult<()> {
+    match kind {
+        CommentSubject::DailyReport => find_scoped::<daily_report::Entity>(db, actor, id).await.map(drop),
+        CommentSubject::Deal => find_live::<deal::Entity>(db, actor, id).await.map(drop),
+        CommentSubject::Activity => find_live::<activity::Entity>(db, actor, id).await.map(drop),
+        CommentSubject::Customer => find_live::<customer::Entity>(db, actor, id).await.map(drop),
+    }
+}
+
+/// Adds a comment, or a reply when `parent_id` names a comment on the same record.
+pub async fn add(
+    db: &impl ConnectionTrait,
+    actor: &Actor,
+    subject_type: CommentSubject,
+    subject_id: Uuid,
+    body: &str,
+    parent_id: Option<Uuid>,
+) -> AppResult<comment::Model> {
+    check_subject(db, actor, subject_type, subject_id).await?;
+    if let Some(parent) = parent_id {
+        let p = find_live::<comment::Entity>(db, actor, parent).await?;
+        if p.subject_type != subject_type || p.subject_id != subject_id {
+            return Err(AppError::bad("`parentId` is a comment on another record"));
+        }
+    }
+    let t = now();
+    let am = comment::ActiveModel {
+        id: Set(new_id()),
+        company_id: Set(actor.company_id),
+        author_id: Set(actor.member_id),
+        subject_type: Set(subject_type),
+        subject_id: Set(subject_id),
+        parent_id: Set(parent_id),
+        body: Set(validate::text("body", body, MAX_BODY)?),
+        created_at: Set(t),
+        updated_at: Set(t),
+        deleted_at: Set(None),
+    };
+    insert_audited(db, actor, am).await
+}
+
+async fn own(db: &impl ConnectionTrait, actor: &Actor, id: Uuid) -> AppResult<comment::Model> {
+    let c = find_live::<comment::Entity>(db, actor, id).await?;
+    if c.author_id != actor.member_id {
+        return Err(AppError::Forbidden(
+            "only the author can change or delete a comment".into(),
+        ));
+    }
+    Ok(c)
+}
+
+/// Edits one's own comment.
+pub async fn edit(db: &impl ConnectionTrait, actor: &Actor, id: Uuid, body: &str) -> AppResult<comment::Model> {
+    let before = own(db, actor, id).await?;
+    let mut am = before.clone().into_active_model();
+    am.body = Set(validate::text("body", body, MAX_BODY)?);
+    am.updated_at = Set(now());
+    let after = am.update(db).await?;
+    audit::record(
+        db,
+        actor,
+        "update",
+        &(table_name::<comment::Entity>(), id),
+        Some(&before),
+        Some(&after),
+    )
+    .await?;
+    Ok(after)
+}
+
+/// Deletes one's own comment (replies stay).
+pub async fn delete(db: &impl ConnectionTrait, actor: &Actor, id: Uuid) -> AppResult<()> {
+    own(db, actor, id).await?;
+    delete_soft::<comment::Entity>(db, actor, id).await
+}

@@ -1,0 +1,79 @@
+//! Input checks shared by the services; each failure names the field.
+
+use crate::error::{AppError, AppResult};
+
+/// A required text: trimmed, not empty, at most `max` characters.
+pub fn text(field: &str, value: &str, max: usize) -> AppResult<String> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Err(AppError::bad(format!("`{field}` must not be empty")));
+    }
+    limit(field, value, max)?;
+    Ok(value.to_owned())
+}
+
+/// An optional text: trimmed, empty becomes `None`, at most `max` characters.
+pub fn opt_text(field: &str, value: Option<String>, max: usize) -> AppResult<Option<String>> {
+    match value.as_deref().map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(v) => {
+            limit(field, v, max)?;
+            Ok(Some(v.to_owned()))
+        }
+    }
+}
+
+/// A free text that may be empty (report bodies, notes), at most `max` characters.
+pub fn body(field: &str, value: &str, max: usize) -> AppResult<String> {
+    limit(field, value, max)?;
+    Ok(value.to_owned())
+}
+
+fn limit(field: &str, value: &str, max: usize) -> AppResult<()> {
+    if value.chars().count() > max {
+        return Err(AppError::bad(format!("`{field}` is longer than {max} characters")));
+    }
+    Ok(())
+}
+
+/// A money amount or count that must not be negative.
+pub fn non_negative(field: &str, value: i64) -> AppResult<i64> {
+    if value < 0 {
+        return Err(AppError::bad(format!("`{field}` must not be negative")));
+    }
+    Ok(value)
+}
+
+/// A plugin-defined key: 1–64 characters of `a-z`, `0-9`, `_`.
+pub fn key(field: &str, value: &str) -> AppResult<String> {
+    let ok = !value.is_empty()
+        && value.len() <= 64
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    if !ok {
+        return Err(AppError::bad(format!(
+            "`{field}` must be 1 to 64 characters of lower-case letters, digits and `_` (got {value:?})"
+        )));
+    }
+    Ok(value.to_owned())
+}
+
+/// Maximum length of long free texts (notes, report bodies): 100k characters.
+pub const LONG_TEXT: usize = 100_000;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn texts() {
+        assert_eq!(text("name", "  ACME ", 10).unwrap(), "ACME");
+        assert!(text("name", "   ", 10).is_err());
+        assert!(text("name", "abcdefghijk", 10).is_err());
+        assert_eq!(opt_text("x", Some(" ".into()), 3).unwrap(), None);
+        assert!(key("stage", "proposal_2").is_ok());
+        assert!(key("stage", "Proposal").is_err());
+        assert!(non_negative("amount", -1).is_err());
+    }
+}

@@ -1,0 +1,36 @@
+//! Shared state of a running server.
+
+use std::sync::Arc;
+
+use sea_orm::DatabaseConnection;
+
+use crate::{auth::TokenKeys, config::Config, graphql::AppSchema};
+
+/// Everything a request handler needs; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    /// Database pool.
+    pub db: DatabaseConnection,
+    /// Configuration.
+    pub config: Arc<Config>,
+    /// Token keys.
+    pub keys: TokenKeys,
+    /// The GraphQL schema.
+    pub schema: AppSchema,
+}
+
+impl AppState {
+    /// Builds the state on a migrated database (loads or creates the token secret).
+    pub async fn new(db: DatabaseConnection, config: Config) -> crate::error::AppResult<Self> {
+        let secret = crate::auth::load_or_create_secret(&db, config.auth.secret.as_deref()).await?;
+        let keys = TokenKeys::new(&secret, config.auth.token_ttl_hours);
+        let config = Arc::new(config);
+        let schema = crate::graphql::build_schema(db.clone(), config.clone(), keys.clone());
+        Ok(Self {
+            db,
+            config,
+            keys,
+            schema,
+        })
+    }
+}
