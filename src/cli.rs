@@ -35,6 +35,9 @@ pub enum Command {
         /// Number of customers.
         #[arg(long, default_value_t = 2000)]
         customers: usize,
+        /// Months of history.
+        #[arg(long, default_value_t = 12)]
+        months: u32,
     },
     /// Write the GraphQL SDL (to stdout, or to FILE).
     ExportSchema {

@@ -14,7 +14,12 @@ use axum::{
 };
 use tower_http::{catch_panic::CatchPanicLayer, limit::RequestBodyLimitLayer, timeout::TimeoutLayer};
 
-use crate::{error::AppError, graphql::loader::AppLoader, service, state::AppState};
+use crate::{
+    error::AppError,
+    graphql::{batch::LoadQueue, loader::AppLoader},
+    service,
+    state::AppState,
+};
 
 /// The application router.
 pub fn router(state: AppState) -> Router {
@@ -59,19 +64,22 @@ async fn healthz(State(state): State<AppState>) -> Response {
 
 async fn graphql(State(state): State<AppState>, headers: HeaderMap, req: GraphQLRequest) -> GraphQLResponse {
     let mut request = req.into_inner();
+    let loads = LoadQueue::default();
     match authenticate(&state, &headers).await {
         Ok(Some(actor)) => {
-            let loader = DataLoader::new(AppLoader::new(state.db.clone(), actor.company_id), tokio::spawn)
-                // Siblings of a list register their keys in the same poll; 1 ms
-                // is ample to gather them and invisible next to a round trip.
-                .delay(Duration::from_millis(1))
-                .max_batch_size(1000);
+            let queue = loads.clone();
+            let loader = DataLoader::new(AppLoader::new(state.db.clone(), actor.company_id), move |f| {
+                queue.spawn(f)
+            })
+            // Batches run when the request is quiescent (see `batch`), not after a timer.
+            .delay(Duration::ZERO)
+            .max_batch_size(1000);
             request = request.data(actor).data(loader);
         }
         Ok(None) => {}
         Err(err) => return error_response(err),
     }
-    let mut response = state.schema.execute(request).await;
+    let mut response = loads.run(state.schema.execute(request)).await;
     // Errors raised by the GraphQL layer itself (syntax, validation, argument
     // coercion, limits) carry no code: they are all the client's input.
     for error in &mut response.errors {

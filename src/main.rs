@@ -20,7 +20,11 @@ async fn main() -> std::process::ExitCode {
         Ok(config) => match cli.command.unwrap_or(Command::Serve { demo: false }) {
             Command::Serve { demo } => sfa::server::serve(config, demo).await,
             Command::Migrate => sfa::server::migrate(&config).await,
-            Command::SeedDemo { seed, customers } => sfa::server::seed_demo(&config, seed, customers).await,
+            Command::SeedDemo {
+                seed,
+                customers,
+                months,
+            } => sfa::server::seed_demo(&config, seed, sfa::seed::DemoSize { customers, months }).await,
             Command::ExportSchema { file } => sfa::server::export_schema(file.as_deref()),
         },
     };

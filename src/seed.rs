@@ -163,8 +163,26 @@ const LOST_REASONS: &[&str] = &[
 ];
 const ORIGINS: &[&str] = &["referral", "inbound", "outbound", "seminar", "existing_customer"];
 
+/// How big a demo company to make.
+#[derive(Debug, Clone, Copy)]
+pub struct DemoSize {
+    /// Number of customers.
+    pub customers: usize,
+    /// Months of history.
+    pub months: u32,
+}
+
+impl Default for DemoSize {
+    fn default() -> Self {
+        Self {
+            customers: 2000,
+            months: 12,
+        }
+    }
+}
+
 /// Creates the demo company unless one exists; returns what was created.
-pub async fn ensure_demo(db: &DatabaseConnection, seed: u64, customers: usize) -> AppResult<Option<String>> {
+pub async fn ensure_demo(db: &DatabaseConnection, seed: u64, size: DemoSize) -> AppResult<Option<String>> {
     let exists = company::Entity::find()
         .filter(company::Column::Slug.eq(DEMO_SLUG))
         .one(db)
@@ -175,7 +193,7 @@ pub async fn ensure_demo(db: &DatabaseConnection, seed: u64, customers: usize) -
     }
     let today = Utc::now().date_naive();
     let hash = hash_password(DEMO_PASSWORD)?;
-    let data = Demo::generate(seed, customers, 12, today, hash);
+    let data = Demo::generate(seed, size.customers, size.months, today, hash);
     let counts = data.counts();
     let txn = db.begin().await?;
     data.insert(&txn).await?;
@@ -466,11 +484,11 @@ impl Demo {
 
         // Deals across every stage, with the path that led there.
         let mut open_deals: Vec<(Uuid, usize)> = Vec::new();
-        for ci in 0..custs.len() {
+        for (ci, cust) in custs.iter().enumerate() {
             if !rng.random_bool(0.6) {
                 continue;
             }
-            let owner = custs[ci].owner;
+            let owner = cust.owner;
             let created_day = start + Duration::days(rng.random_range(0..(30 * months as i64).max(1)));
             let created = at(created_day, 10, 0);
             let id = id_at(&mut rng, created);
@@ -508,7 +526,7 @@ impl Demo {
             d.deals.push(deal::ActiveModel {
                 id: Set(id),
                 company_id: Set(company_id),
-                customer_id: Set(custs[ci].id),
+                customer_id: Set(cust.id),
                 owner_id: Set(owner),
                 name: Set(format!("{}導入案件", PRODUCTS[rng.random_range(0..PRODUCTS.len())].0)),
                 stage: Set(STAGES[reached].0.into()),
@@ -553,7 +571,7 @@ impl Demo {
                     d.sales.push(sales_record::ActiveModel {
                         id: Set(id_at(&mut rng, at(sold, 12, 0))),
                         company_id: Set(company_id),
-                        customer_id: Set(custs[ci].id),
+                        customer_id: Set(cust.id),
                         product_id: Set(Some(product)),
                         member_id: Set(Some(owner)),
                         sold_on: Set(sold),

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use crate::{config::Config, db, seed, state::AppState};
+use crate::{config::Config, db, seed, seed::DemoSize, state::AppState};
 
 async fn open(config: &Config) -> Result<sea_orm::DatabaseConnection, String> {
     let url = config.database_url();
@@ -17,7 +17,10 @@ async fn open(config: &Config) -> Result<sea_orm::DatabaseConnection, String> {
 pub async fn serve(config: Config, demo: bool) -> Result<(), String> {
     let db = open(&config).await?;
     if demo {
-        match seed::ensure_demo(&db, 42, 2000).await.map_err(|e| e.message())? {
+        match seed::ensure_demo(&db, 42, DemoSize::default())
+            .await
+            .map_err(|e| e.message())?
+        {
             Some(summary) => println!("{summary}"),
             None => println!("demo company already present; log in as {}", seed::DEMO_LOGIN_HINT),
         }
@@ -64,9 +67,9 @@ pub async fn migrate(config: &Config) -> Result<(), String> {
 }
 
 /// Creates the demo company.
-pub async fn seed_demo(config: &Config, seed_value: u64, customers: usize) -> Result<(), String> {
+pub async fn seed_demo(config: &Config, seed_value: u64, size: DemoSize) -> Result<(), String> {
     let db = open(config).await?;
-    match seed::ensure_demo(&db, seed_value, customers)
+    match seed::ensure_demo(&db, seed_value, size)
         .await
         .map_err(|e| e.message())?
     {

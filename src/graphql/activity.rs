@@ -1,7 +1,7 @@
 //! Activities and daily reports.
 
 use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use entity::{
     activity, activity_contact, activity_product, activity_reaction, contact, customer, daily_report, deal,
     enums::{ActivityKind, ActivityStatus, CommentSubject, TaskStatus},
@@ -20,6 +20,7 @@ use super::{
     loader::{ById, ListOf, ListRelation, not_deleted, ordered},
     misc::{Comment, Product, comments_of},
     org::{Member, in_team, search},
+    scalars::Date,
     task::{Task, tasks_of},
 };
 use crate::{
@@ -266,8 +267,8 @@ impl DailyReport {
         self.0.id.into()
     }
     /// The day reported on.
-    async fn report_date(&self) -> NaiveDate {
-        self.0.report_date
+    async fn report_date(&self) -> Date {
+        Date(self.0.report_date)
     }
     /// Free text.
     async fn body(&self) -> &str {
@@ -347,9 +348,9 @@ pub struct DailyReportFilter {
     /// Written by a member of this team or a team below it.
     pub team_id: Option<ID>,
     /// On or after this day.
-    pub from: Option<NaiveDate>,
+    pub from: Option<Date>,
     /// On or before this day.
-    pub to: Option<NaiveDate>,
+    pub to: Option<Date>,
     /// Submitted (true) or drafts (false).
     pub submitted: Option<bool>,
 }
@@ -619,7 +620,7 @@ impl CompleteActivityInput {
 #[derive(InputObject)]
 pub struct DailyReportInput {
     /// The day reported on.
-    pub report_date: NaiveDate,
+    pub report_date: Date,
     /// Free text.
     #[graphql(default)]
     pub body: String,
@@ -716,7 +717,7 @@ impl ActivityMutation {
             return Err(AppError::bad("activities in your daily report are yours: leave out `memberId`").into());
         }
         let s = svc::ReportSubmission {
-            date: input.report_date,
+            date: input.report_date.0,
             body: input.body,
             version: input.version,
             submit: input.submit,

@@ -96,9 +96,11 @@ pub fn page_args(after: Option<String>, before: Option<String>, first: Option<i3
     }
 }
 
-/// Parses an `ID` argument as a UUID.
+/// Parses an `ID` argument as a UUID. A malformed id is the caller's
+/// mistake (BAD_USER_INPUT); a well-formed unknown one is NOT_FOUND later.
 pub fn parse_id(id: &async_graphql::ID, what: &'static str) -> Result<Uuid, crate::error::AppError> {
-    Uuid::parse_str(id.as_str()).map_err(|_| crate::error::AppError::NotFound(what))
+    Uuid::parse_str(id.as_str())
+        .map_err(|_| crate::error::AppError::bad(format!("{:?} is not a valid {what} id", id.as_str())))
 }
 
 /// Sort direction of a list.

@@ -1,7 +1,7 @@
 //! Deals, deal members, stage history and quotes.
 
 use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use entity::{
     customer, deal, deal_member, deal_stage_history,
     enums::{ActivityKind, ActivityStatus, CommentSubject, DealStatus, QuoteStatus, TaskStatus},
@@ -20,7 +20,7 @@ use super::{
     loader::{ById, ListOf, ListRelation, not_deleted, ordered},
     misc::{Comment, comments_of},
     org::{Member, in_team, search},
-    scalars::Money,
+    scalars::{Date, Money},
     task::{Task, tasks_of},
 };
 use crate::{
@@ -92,8 +92,8 @@ impl Deal {
         self.0.amount.map(Money)
     }
     /// When the order is expected.
-    async fn expected_close_date(&self) -> Option<NaiveDate> {
-        self.0.expected_close_date
+    async fn expected_close_date(&self) -> Option<Date> {
+        self.0.expected_close_date.map(Date)
     }
     /// Open, won or lost.
     async fn status(&self) -> DealStatus {
@@ -305,12 +305,12 @@ impl Quote {
         self.0.status
     }
     /// Date of issue.
-    async fn issued_on(&self) -> Option<NaiveDate> {
-        self.0.issued_on
+    async fn issued_on(&self) -> Option<Date> {
+        self.0.issued_on.map(Date)
     }
     /// Last day the quote holds.
-    async fn valid_until(&self) -> Option<NaiveDate> {
-        self.0.valid_until
+    async fn valid_until(&self) -> Option<Date> {
+        self.0.valid_until.map(Date)
     }
     /// Version to send back with an update.
     async fn version(&self) -> i32 {
@@ -379,9 +379,9 @@ pub struct DealFilter {
     /// With this status.
     pub status: Option<DealStatus>,
     /// Expected to close on or after this date.
-    pub expected_close_from: Option<NaiveDate>,
+    pub expected_close_from: Option<Date>,
     /// Expected to close on or before this date.
-    pub expected_close_to: Option<NaiveDate>,
+    pub expected_close_to: Option<Date>,
     /// In the current stage since before this time (stalled deals).
     pub stage_entered_before: Option<DateTime<Utc>>,
     /// No done activity since this time (deals without any included).
@@ -534,7 +534,7 @@ pub struct CreateDealInput {
     /// Expected amount.
     pub amount: Option<Money>,
     /// Expected order date.
-    pub expected_close_date: Option<NaiveDate>,
+    pub expected_close_date: Option<Date>,
     /// Where the deal came from (referral, inbound, seminar…).
     pub origin: Option<String>,
     /// Notes.
@@ -558,7 +558,7 @@ pub struct UpdateDealInput {
     /// Expected amount.
     pub amount: MaybeUndefined<Money>,
     /// Expected order date.
-    pub expected_close_date: MaybeUndefined<NaiveDate>,
+    pub expected_close_date: MaybeUndefined<Date>,
     /// Origin.
     pub origin: MaybeUndefined<String>,
     /// Notes.
@@ -577,9 +577,9 @@ pub struct QuoteInput {
     /// Quote number.
     pub number: MaybeUndefined<String>,
     /// Date of issue.
-    pub issued_on: MaybeUndefined<NaiveDate>,
+    pub issued_on: MaybeUndefined<Date>,
     /// Last day the quote holds.
-    pub valid_until: MaybeUndefined<NaiveDate>,
+    pub valid_until: MaybeUndefined<Date>,
 }
 
 impl QuoteInput {
@@ -589,8 +589,8 @@ impl QuoteInput {
             amount: self.amount.map(|m| m.0),
             status: self.status,
             number: patch(self.number, Ok).unwrap_or_default(),
-            issued_on: patch(self.issued_on, Ok).unwrap_or_default(),
-            valid_until: patch(self.valid_until, Ok).unwrap_or_default(),
+            issued_on: patch(self.issued_on, |d| Ok(d.0)).unwrap_or_default(),
+            valid_until: patch(self.valid_until, |d| Ok(d.0)).unwrap_or_default(),
         }
     }
 }
@@ -610,7 +610,7 @@ impl DealMutation {
             name: input.name,
             stage: input.stage,
             amount: input.amount.map(|m| m.0),
-            expected_close_date: input.expected_close_date,
+            expected_close_date: input.expected_close_date.map(|d| d.0),
             origin: input.origin,
             description: input.description,
             member_ids: input
@@ -630,7 +630,7 @@ impl DealMutation {
             name: input.name,
             owner_id: parse_opt_id(input.owner_id.as_ref(), "Member")?,
             amount: patch(input.amount, |m| Ok(m.0))?,
-            expected_close_date: patch(input.expected_close_date, Ok)?,
+            expected_close_date: patch(input.expected_close_date, |d| Ok(d.0))?,
             origin: patch(input.origin, Ok)?,
             description: patch(input.description, Ok)?,
         };

@@ -1,7 +1,7 @@
 //! Products, sales records, targets and comments.
 
 use async_graphql::{Context, ID, InputObject, Object};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use entity::{
     comment, customer,
     enums::{CommentSubject, PeriodKind},
@@ -16,7 +16,7 @@ use super::{
     customer::Customer,
     loader::{ById, not_deleted},
     org::{Member, Team, search},
-    scalars::Money,
+    scalars::{Date, Money},
 };
 use crate::{
     error::AppError,
@@ -66,8 +66,8 @@ impl SalesRecord {
         self.0.id.into()
     }
     /// Date of the sale.
-    async fn sold_on(&self) -> NaiveDate {
-        self.0.sold_on
+    async fn sold_on(&self) -> Date {
+        Date(self.0.sold_on)
     }
     /// Sales amount.
     async fn amount(&self) -> Money {
@@ -124,8 +124,8 @@ impl Target {
         self.0.period_kind
     }
     /// First day of the period.
-    async fn period_start(&self) -> NaiveDate {
-        self.0.period_start
+    async fn period_start(&self) -> Date {
+        Date(self.0.period_start)
     }
     /// Metric key (visits_done, sales_amount…).
     async fn metric(&self) -> &str {
@@ -222,9 +222,9 @@ pub struct SalesRecordFilter {
     /// Credited to this member.
     pub member_id: Option<ID>,
     /// Sold on or after this day.
-    pub from: Option<NaiveDate>,
+    pub from: Option<Date>,
     /// Sold on or before this day.
-    pub to: Option<NaiveDate>,
+    pub to: Option<Date>,
 }
 
 /// Filter of the target list.
@@ -237,9 +237,9 @@ pub struct TargetFilter {
     /// Of this period length.
     pub period_kind: Option<PeriodKind>,
     /// Periods starting on or after this day.
-    pub from: Option<NaiveDate>,
+    pub from: Option<Date>,
     /// Periods starting on or before this day.
-    pub to: Option<NaiveDate>,
+    pub to: Option<Date>,
     /// For this metric.
     pub metric: Option<String>,
 }
@@ -407,7 +407,7 @@ pub struct TargetInput {
     /// Period length.
     pub period_kind: PeriodKind,
     /// First day of the period (a Monday, the 1st of a month…).
-    pub period_start: NaiveDate,
+    pub period_start: Date,
     /// Metric key (visits_done, focus_proposals, sales_amount…).
     pub metric: String,
     /// Target value (money in minor units).
@@ -454,7 +454,7 @@ impl MiscMutation {
             (None, Some(t)) => plan::Subject::Team(t),
             _ => return Err(AppError::bad("give exactly one of `memberId` and `teamId`").into()),
         };
-        let (kind, start, value) = (input.period_kind, input.period_start, input.value.0);
+        let (kind, start, value) = (input.period_kind, input.period_start.0, input.value.0);
         Ok(Target(in_txn!(ctx, |txn| plan::set(
             &txn,
             actor,

@@ -1,6 +1,7 @@
 //! The GraphQL schema: one query and one mutation object per domain, merged.
 
 pub mod activity;
+pub mod batch;
 pub mod connection;
 pub mod context;
 pub mod customer;

@@ -30,3 +30,29 @@ impl ScalarType for Money {
         Value::Number(self.0.into())
     }
 }
+
+/// A calendar date, `YYYY-MM-DD` (ISO 8601).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Date(pub chrono::NaiveDate);
+
+#[Scalar]
+impl ScalarType for Date {
+    fn parse(value: Value) -> InputValueResult<Self> {
+        match &value {
+            Value::String(s) => chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+                .map(Date)
+                .map_err(|_| InputValueError::custom(format!("{s:?} is not a date; write YYYY-MM-DD"))),
+            _ => Err(InputValueError::expected_type(value)),
+        }
+    }
+
+    fn to_value(&self) -> Value {
+        Value::String(self.0.format("%Y-%m-%d").to_string())
+    }
+}
+
+impl From<Date> for sea_orm::Value {
+    fn from(d: Date) -> Self {
+        d.0.into()
+    }
+}

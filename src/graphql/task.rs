@@ -1,7 +1,7 @@
 //! Tasks: promises to customers and internal to-dos.
 
 use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use entity::{
     activity, customer, deal,
     enums::{TaskKind, TaskStatus},
@@ -20,6 +20,7 @@ use super::{
     deal::{Deal, Quote},
     loader::{ById, not_deleted},
     org::{Member, in_team, search},
+    scalars::Date,
 };
 use crate::{
     error::AppError,
@@ -29,7 +30,7 @@ use crate::{
 };
 
 /// Today's date for deadlines (UTC).
-fn today() -> NaiveDate {
+fn today() -> chrono::NaiveDate {
     Utc::now().date_naive()
 }
 
@@ -59,8 +60,8 @@ impl Task {
         self.0.status
     }
     /// Deadline.
-    async fn due_date(&self) -> Option<NaiveDate> {
-        self.0.due_date
+    async fn due_date(&self) -> Option<Date> {
+        self.0.due_date.map(Date)
     }
     /// Open and past its deadline (dates in UTC).
     async fn is_overdue(&self) -> bool {
@@ -157,9 +158,9 @@ pub struct TaskFilter {
     /// Open and past the deadline (true), or not (false).
     pub overdue: Option<bool>,
     /// Due on or after this day.
-    pub due_from: Option<NaiveDate>,
+    pub due_from: Option<Date>,
     /// Due on or before this day.
-    pub due_to: Option<NaiveDate>,
+    pub due_to: Option<Date>,
     /// Linked to this customer.
     pub customer_id: Option<ID>,
     /// Linked to this deal.
@@ -291,7 +292,7 @@ pub struct CreateTaskInput {
     /// Who must do it (default: you).
     pub assignee_id: Option<ID>,
     /// Deadline.
-    pub due_date: Option<NaiveDate>,
+    pub due_date: Option<Date>,
     /// Customer.
     pub customer_id: Option<ID>,
     /// Deal (gives the customer).
@@ -316,7 +317,7 @@ pub struct UpdateTaskInput {
     /// Kind.
     pub kind: Option<TaskKind>,
     /// Deadline.
-    pub due_date: MaybeUndefined<NaiveDate>,
+    pub due_date: MaybeUndefined<Date>,
 }
 
 /// Task mutations.
@@ -333,7 +334,7 @@ impl TaskMutation {
             description: input.description,
             kind: input.kind,
             assignee_id: parse_opt_id(input.assignee_id.as_ref(), "Member")?,
-            due_date: input.due_date,
+            due_date: input.due_date.map(|d| d.0),
             customer_id: parse_opt_id(input.customer_id.as_ref(), "Customer")?,
             deal_id: parse_opt_id(input.deal_id.as_ref(), "Deal")?,
             activity_id: parse_opt_id(input.activity_id.as_ref(), "Activity")?,
@@ -350,7 +351,7 @@ impl TaskMutation {
             title: input.title,
             description: patch(input.description, Ok)?,
             kind: input.kind,
-            due_date: patch(input.due_date, Ok)?,
+            due_date: patch(input.due_date, |d| Ok(d.0))?,
         };
         Ok(Task(in_txn!(ctx, |txn| svc::update(&txn, actor, id, input.version, p))))
     }

@@ -153,31 +153,34 @@ pub struct ProductFields {
     pub unit_price: Option<i64>,
 }
 
-fn product_values(f: ProductFields) -> AppResult<(Option<String>, String, Option<String>, bool, Option<i64>)> {
-    Ok((
-        validate::opt_text("code", f.code, 64)?,
-        validate::text("name", &f.name, 200)?,
-        validate::opt_text("category", f.category, 100)?,
-        f.is_focus,
-        f.unit_price
-            .map(|p| validate::non_negative("unitPrice", p))
-            .transpose()?,
-    ))
+impl ProductFields {
+    fn validated(self) -> AppResult<Self> {
+        Ok(Self {
+            code: validate::opt_text("code", self.code, 64)?,
+            name: validate::text("name", &self.name, 200)?,
+            category: validate::opt_text("category", self.category, 100)?,
+            is_focus: self.is_focus,
+            unit_price: self
+                .unit_price
+                .map(|p| validate::non_negative("unitPrice", p))
+                .transpose()?,
+        })
+    }
 }
 
 /// Creates a product (admins maintain the product master).
 pub async fn create_product(db: &impl ConnectionTrait, actor: &Actor, f: ProductFields) -> AppResult<product::Model> {
     require_admin(actor, "maintain products")?;
-    let (code, name, category, is_focus, unit_price) = product_values(f)?;
+    let f = f.validated()?;
     let t = now();
     let am = product::ActiveModel {
         id: Set(new_id()),
         company_id: Set(actor.company_id),
-        code: Set(code),
-        name: Set(name),
-        category: Set(category),
-        is_focus: Set(is_focus),
-        unit_price: Set(unit_price),
+        code: Set(f.code),
+        name: Set(f.name),
+        category: Set(f.category),
+        is_focus: Set(f.is_focus),
+        unit_price: Set(f.unit_price),
         created_at: Set(t),
         updated_at: Set(t),
         deleted_at: Set(None),
@@ -194,13 +197,13 @@ pub async fn update_product(
 ) -> AppResult<product::Model> {
     require_admin(actor, "maintain products")?;
     let before = find_live::<product::Entity>(db, actor, id).await?;
-    let (code, name, category, is_focus, unit_price) = product_values(f)?;
+    let f = f.validated()?;
     let mut am = before.clone().into_active_model();
-    am.code = Set(code);
-    am.name = Set(name);
-    am.category = Set(category);
-    am.is_focus = Set(is_focus);
-    am.unit_price = Set(unit_price);
+    am.code = Set(f.code);
+    am.name = Set(f.name);
+    am.category = Set(f.category);
+    am.is_focus = Set(f.is_focus);
+    am.unit_price = Set(f.unit_price);
     am.updated_at = Set(now());
     let after = am.update(db).await?;
     audit::record(

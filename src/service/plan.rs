@@ -25,7 +25,7 @@ pub fn check_period(kind: PeriodKind, start: NaiveDate) -> AppResult<()> {
     let ok = match kind {
         PeriodKind::Week => start.weekday() == Weekday::Mon,
         PeriodKind::Month => start.day() == 1,
-        PeriodKind::Quarter => start.day() == 1 && (start.month() - 1) % 3 == 0,
+        PeriodKind::Quarter => start.day() == 1 && (start.month() - 1).is_multiple_of(3),
         PeriodKind::Year => start.day() == 1 && start.month() == 1,
     };
     if !ok {

@@ -1,0 +1,53 @@
+use serde_json::json;
+
+use crate::common::{TestApp, error_code};
+
+#[tokio::test(flavor = "multi_thread")]
+async fn health_graphiql_and_login() {
+    let app = TestApp::spawn().await;
+    let health = app.http.get(app.url("/healthz")).send().await.expect("healthz");
+    assert_eq!(health.status(), 200);
+    let page = app.http.get(app.url("/graphql")).send().await.expect("graphiql");
+    assert!(page.text().await.expect("html").contains("graphiql"));
+
+    let t = app.tenant("acme").await;
+    let me = app.ok(&t.rep, "{ me { id email role } }", json!({})).await;
+    assert_eq!(me["me"]["email"], "rep@acme.test");
+    assert_eq!(me["me"]["role"], "REP");
+
+    let q = "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { token } }";
+    let wrong = app.gql(None, q, json!({"e": "rep@acme.test", "p": "nope"})).await;
+    assert_eq!(error_code(&wrong), "UNAUTHENTICATED");
+    let unknown = app
+        .gql(None, q, json!({"e": "ghost@acme.test", "p": "pw-123456"}))
+        .await;
+    assert_eq!(error_code(&unknown), "UNAUTHENTICATED");
+    assert_eq!(
+        wrong["errors"][0]["message"], unknown["errors"][0]["message"],
+        "no e-mail oracle"
+    );
+
+    let anonymous = app.gql(None, "{ customers { totalCount } }", json!({})).await;
+    assert_eq!(error_code(&anonymous), "UNAUTHENTICATED");
+    let forged = app.gql(Some("sfa1.eyJ4IjoxfQ.AAAA"), "{ me { id } }", json!({})).await;
+    assert_eq!(error_code(&forged), "UNAUTHENTICATED");
+    let mut tampered = t.rep.token.clone();
+    tampered.pop();
+    let body = app.gql(Some(&tampered), "{ me { id } }", json!({})).await;
+    assert_eq!(error_code(&body), "UNAUTHENTICATED");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn deactivated_member_token_stops_working() {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
+    let app = TestApp::spawn().await;
+    let t = app.tenant("acme").await;
+    app.ok(&t.rep, "{ me { id } }", json!({})).await;
+    entity::member::Entity::update_many()
+        .col_expr(entity::member::Column::Active, Expr::value(false))
+        .filter(entity::member::Column::Id.eq(t.rep.member_id))
+        .exec(&app.db)
+        .await
+        .expect("deactivate");
+    assert_eq!(app.err(&t.rep, "{ me { id } }", json!({})).await, "UNAUTHENTICATED");
+}

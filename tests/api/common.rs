@@ -1,0 +1,263 @@
+//! `TestApp`: the real router on a real socket, over a fresh database.
+//!
+//! SQLite by default (a temporary file per test); PostgreSQL when
+//! `TEST_DATABASE_URL` names one (a fresh schema per test), so the same
+//! suite proves both backends and tests run in parallel.
+
+use std::{
+    net::SocketAddr,
+    path::PathBuf,
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+};
+
+use entity::{company, enums::Role, member};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, DatabaseConnection, Set};
+use serde_json::{Value, json};
+use sfa::{AppState, config::Config};
+use uuid::Uuid;
+
+/// A running server and a way to talk to it.
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub db: DatabaseConnection,
+    pub http: reqwest::Client,
+    statements: Arc<AtomicUsize>,
+    sqlite_file: Option<PathBuf>,
+}
+
+/// A company with one member of each role, signed in.
+pub struct Tenant {
+    #[allow(dead_code)]
+    pub company_id: Uuid,
+    pub admin: Session,
+    pub manager: Session,
+    pub rep: Session,
+}
+
+/// A signed-in member.
+#[derive(Clone)]
+pub struct Session {
+    pub member_id: Uuid,
+    pub token: String,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(path) = &self.sqlite_file {
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+            }
+        }
+    }
+}
+
+impl TestApp {
+    /// Starts a server on a fresh, migrated database.
+    pub async fn spawn() -> Self {
+        let statements = Arc::new(AtomicUsize::new(0));
+        let (url, schema, sqlite_file) = match std::env::var("TEST_DATABASE_URL") {
+            Ok(url) if url.starts_with("postgres") => {
+                let schema = format!("t_{}", Uuid::now_v7().simple());
+                let admin = sfa::db::connect(&url).await.expect("connect to TEST_DATABASE_URL");
+                admin
+                    .execute_unprepared(&format!("CREATE SCHEMA {schema}"))
+                    .await
+                    .expect("create schema");
+                admin.close().await.ok();
+                (url, Some(schema), None)
+            }
+            _ => {
+                let path = std::env::temp_dir().join(format!("sfa-test-{}.db", Uuid::now_v7().simple()));
+                (format!("sqlite://{}?mode=rwc", path.display()), None, Some(path))
+            }
+        };
+        let mut db = sfa::db::connect_with(&url, |opts| {
+            if let Some(schema) = &schema {
+                opts.set_schema_search_path(schema.clone());
+            }
+            opts.max_connections(5);
+        })
+        .await
+        .expect("connect test database");
+        let counter = statements.clone();
+        db.set_metric_callback(move |info| {
+            counter.fetch_add(1, Ordering::SeqCst);
+            if std::env::var("SQL_LOG").is_ok() {
+                let sql = info.statement.sql.chars().take(110).collect::<String>();
+                eprintln!("SQL {sql}");
+            }
+        });
+        sfa::db::migrate(&db).await.expect("migrate");
+        let config = Config {
+            listen: "127.0.0.1:0".parse().expect("addr"),
+            ..Config::default()
+        };
+        let state = AppState::new(db.clone(), config).await.expect("state");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move {
+            axum::serve(listener, sfa::app(state)).await.expect("serve");
+        });
+        Self {
+            addr,
+            db,
+            http: reqwest::Client::new(),
+            statements,
+            sqlite_file,
+        }
+    }
+
+    /// `http://addr/path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// Sends a GraphQL request and returns the whole JSON response.
+    pub async fn gql(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
+        let mut req = self
+            .http
+            .post(self.url("/graphql"))
+            .json(&json!({"query": query, "variables": variables}));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let resp = req.send().await.expect("request");
+        assert!(resp.status().is_success(), "HTTP {}", resp.status());
+        resp.json().await.expect("json body")
+    }
+
+    /// Sends a request that must succeed; returns `data`.
+    pub async fn ok(&self, s: &Session, query: &str, variables: Value) -> Value {
+        let body = self.gql(Some(&s.token), query, variables).await;
+        assert!(body.get("errors").is_none(), "unexpected errors: {body:#}");
+        body["data"].clone()
+    }
+
+    /// Sends a request that must fail; returns the first error's code.
+    pub async fn err(&self, s: &Session, query: &str, variables: Value) -> String {
+        let body = self.gql(Some(&s.token), query, variables).await;
+        error_code(&body)
+    }
+
+    /// Number of SQL statements run so far.
+    pub fn statements(&self) -> usize {
+        self.statements.load(Ordering::SeqCst)
+    }
+
+    /// Signs in and returns the token.
+    pub async fn login(&self, email: &str, password: &str) -> String {
+        let body = self
+            .gql(
+                None,
+                "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { token } }",
+                json!({"e": email, "p": password}),
+            )
+            .await;
+        body["data"]["login"]["token"]
+            .as_str()
+            .unwrap_or_else(|| panic!("login failed: {body:#}"))
+            .to_owned()
+    }
+
+    /// Creates a company with an admin, a manager and a rep, all signed in.
+    pub async fn tenant(&self, slug: &str) -> Tenant {
+        let now = chrono::Utc::now();
+        let company_id = Uuid::now_v7();
+        company::ActiveModel {
+            id: Set(company_id),
+            name: Set(format!("{slug} Inc.")),
+            slug: Set(slug.into()),
+            plugin_set: Set(None),
+            currency: Set("JPY".into()),
+            settings: Set(json!({})),
+            created_at: Set(now),
+            updated_at: Set(now),
+        }
+        .insert(&self.db)
+        .await
+        .expect("company");
+        let hash = sfa::auth::hash_password("pw-123456").expect("hash");
+        let mut sessions = Vec::new();
+        for role in [Role::Admin, Role::Manager, Role::Rep] {
+            let id = Uuid::now_v7();
+            let email = format!("{}@{slug}.test", role.as_str());
+            member::ActiveModel {
+                id: Set(id),
+                company_id: Set(company_id),
+                team_id: Set(None),
+                email: Set(email.clone()),
+                name: Set(format!("{} of {slug}", role.as_str())),
+                role: Set(role),
+                password_hash: Set(hash.clone()),
+                active: Set(true),
+                token_version: Set(0),
+                created_at: Set(now),
+                updated_at: Set(now),
+            }
+            .insert(&self.db)
+            .await
+            .expect("member");
+            sessions.push(Session {
+                member_id: id,
+                token: self.login(&email, "pw-123456").await,
+            });
+        }
+        let rep = sessions.pop().expect("rep");
+        let manager = sessions.pop().expect("manager");
+        let admin = sessions.pop().expect("admin");
+        Tenant {
+            company_id,
+            admin,
+            manager,
+            rep,
+        }
+    }
+
+    /// Number of rows in `table` (for "nothing was written" checks).
+    pub async fn rows(&self, table: &str) -> i64 {
+        let stmt = sea_orm::Statement::from_string(
+            self.db.get_database_backend(),
+            format!("SELECT COUNT(*) AS n FROM {table}"),
+        );
+        let row = self.db.query_one_raw(stmt).await.expect("count").expect("row");
+        row.try_get::<i64>("", "n").expect("n")
+    }
+}
+
+/// The first error's `extensions.code`, or a panic showing the body.
+pub fn error_code(body: &Value) -> String {
+    body["errors"][0]["extensions"]["code"]
+        .as_str()
+        .unwrap_or_else(|| panic!("expected an error with a code: {body:#}"))
+        .to_owned()
+}
+
+/// Creates a customer and returns its id.
+pub async fn customer(app: &TestApp, s: &Session, name: &str) -> String {
+    let data = app
+        .ok(
+            s,
+            "mutation($n: String!) { createCustomer(input: {name: $n}) { id } }",
+            json!({"n": name}),
+        )
+        .await;
+    data["createCustomer"]["id"].as_str().expect("id").to_owned()
+}
+
+/// Creates a deal on a customer and returns `(id, version)`.
+pub async fn deal(app: &TestApp, s: &Session, customer_id: &str, name: &str) -> (String, i64) {
+    let data = app
+        .ok(
+            s,
+            "mutation($c: ID!, $n: String!) { createDeal(input: {customerId: $c, name: $n, stage: \"hearing\", amount: 1000000}) { id version } }",
+            json!({"c": customer_id, "n": name}),
+        )
+        .await;
+    (
+        data["createDeal"]["id"].as_str().expect("id").to_owned(),
+        data["createDeal"]["version"].as_i64().expect("v"),
+    )
+}

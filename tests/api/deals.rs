@@ -1,0 +1,102 @@
+use serde_json::json;
+
+use crate::common::{TestApp, customer, deal};
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_updates_from_one_version_one_wins() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant("acme").await;
+    let cust = customer(&app, &t.rep, "ACME").await;
+    let (id, version) = deal(&app, &t.rep, &cust, "Big deal").await;
+    let audits = app.rows("audit_log").await;
+
+    let q = "mutation($id: ID!, $v: Int!, $n: String!) { updateDeal(input: {id: $id, version: $v, name: $n}) { name version } }";
+    let (a, b) = tokio::join!(
+        app.gql(Some(&t.rep.token), q, json!({"id": id, "v": version, "n": "by rep"})),
+        app.gql(
+            Some(&t.manager.token),
+            q,
+            json!({"id": id, "v": version, "n": "by manager"})
+        ),
+    );
+    let outcomes = [&a, &b];
+    let winners: Vec<_> = outcomes.iter().filter(|r| r.get("errors").is_none()).collect();
+    let losers: Vec<_> = outcomes.iter().filter(|r| r.get("errors").is_some()).collect();
+    assert_eq!(winners.len(), 1, "exactly one winner: {a:#} {b:#}");
+    assert_eq!(crate::common::error_code(losers[0]), "CONFLICT");
+    let winner_name = winners[0]["data"]["updateDeal"]["name"].clone();
+
+    let now = app
+        .ok(
+            &t.rep,
+            "query($id: ID!) { deal(id: $id) { name version } }",
+            json!({"id": id}),
+        )
+        .await;
+    assert_eq!(now["deal"]["name"], winner_name);
+    assert_eq!(now["deal"]["version"], version + 1);
+    assert_eq!(app.rows("audit_log").await, audits + 1, "only the winner is audited");
+
+    // A stale version keeps failing and changes nothing.
+    let stale = app
+        .gql(Some(&t.rep.token), q, json!({"id": id, "v": version, "n": "late"}))
+        .await;
+    assert_eq!(crate::common::error_code(&stale), "CONFLICT");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn stage_moves_are_recorded_and_closing_checks_reasons() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant("acme").await;
+    let cust = customer(&app, &t.rep, "ACME").await;
+    let (id, v) = deal(&app, &t.rep, &cust, "Deal").await;
+    let mv = "mutation($id: ID!, $v: Int!, $s: String!) { moveDealStage(id: $id, version: $v, stage: $s) { stage version } }";
+    let moved = app.ok(&t.rep, mv, json!({"id": id, "v": v, "s": "proposal"})).await;
+    assert_eq!(moved["moveDealStage"]["stage"], "proposal");
+    assert_eq!(
+        app.err(&t.rep, mv, json!({"id": id, "v": v + 1, "s": "proposal"}))
+            .await,
+        "BAD_USER_INPUT"
+    );
+
+    let close = "mutation($id: ID!, $v: Int!, $o: DealStatus!, $r: String) { closeDeal(id: $id, version: $v, outcome: $o, lostReason: $r, stage: \"lost\") { status lostReason version } }";
+    assert_eq!(
+        app.err(&t.rep, close, json!({"id": id, "v": v + 1, "o": "LOST"})).await,
+        "BAD_USER_INPUT"
+    );
+    let lost = app
+        .ok(&t.rep, close, json!({"id": id, "v": v + 1, "o": "LOST", "r": "price"}))
+        .await;
+    assert_eq!(lost["closeDeal"]["status"], "LOST");
+    assert_eq!(
+        app.err(&t.rep, mv, json!({"id": id, "v": v + 2, "s": "proposal"}))
+            .await,
+        "BAD_USER_INPUT"
+    );
+
+    let history = app
+        .ok(&t.manager, "query($id: ID!) { deal(id: $id) { stageHistory { totalCount nodes { fromStage toStage changedBy { id } } } members { member { id } } } }", json!({"id": id}))
+        .await;
+    let nodes = history["deal"]["stageHistory"]["nodes"]
+        .as_array()
+        .expect("nodes")
+        .clone();
+    let path: Vec<_> = nodes
+        .iter()
+        .map(|n| (n["fromStage"].clone(), n["toStage"].clone()))
+        .collect();
+    assert_eq!(
+        path,
+        vec![
+            (json!("proposal"), json!("lost")),
+            (json!("hearing"), json!("proposal")),
+            (json!(null), json!("hearing"))
+        ]
+    );
+    assert_eq!(history["deal"]["stageHistory"]["totalCount"], 3);
+    assert_eq!(
+        history["deal"]["members"][0]["member"]["id"],
+        t.rep.member_id.to_string(),
+        "owner is a deal member"
+    );
+}

@@ -1,0 +1,15 @@
+//! Integration tests over real HTTP against the real router, on SQLite, or on
+//! PostgreSQL when `TEST_DATABASE_URL` is set.
+
+mod common;
+
+mod auth;
+mod deals;
+mod demo;
+mod inputs;
+mod nplus1;
+mod pagination;
+mod reports;
+mod schema;
+mod tasks;
+mod tenancy;
