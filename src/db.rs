@@ -33,7 +33,9 @@ pub async fn connect_with(url: &str, adjust: impl FnOnce(&mut ConnectOptions)) -
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(5))
                 .create_if_missing(true)
-        });
+        })
+        // A runaway statement is cut off instead of holding a connection forever.
+        .map_sqlx_postgres_opts(|o| o.options([("statement_timeout", "30s")]));
     if url.starts_with("sqlite") {
         // One writer at a time anyway; a small pool keeps readers concurrent.
         opts.max_connections(8).min_connections(1);

@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use async_graphql::{ServerError, dataloader::DataLoader, http::GraphiQLSource};
-use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
+use async_graphql::{ParseRequestError, ServerError, dataloader::DataLoader, http::GraphiQLSource};
+use async_graphql_axum::{GraphQLRequest, GraphQLResponse, rejection::GraphQLRejection};
 use axum::{
     Json, Router,
     extract::State,
@@ -30,12 +30,16 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .with_state(state)
         .layer(RequestBodyLimitLayer::new(body_limit))
+        .layer(axum::middleware::map_response(json_limit_errors))
         .layer(TimeoutLayer::with_status_code(StatusCode::GATEWAY_TIMEOUT, timeout))
         .layer(CatchPanicLayer::custom(|_| {
             // A panic is a bug; the client still gets a GraphQL-shaped error.
             tracing::error!("panic while serving a request");
-            let body = serde_json::json!({"errors": [{"message": "internal error; it has been logged", "extensions": {"code": "INTERNAL"}}]});
-            (StatusCode::INTERNAL_SERVER_ERROR, Json(body)).into_response()
+            json_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "INTERNAL",
+                "internal error; it has been logged",
+            )
         }))
 }
 
@@ -62,8 +66,15 @@ async fn healthz(State(state): State<AppState>) -> Response {
     }
 }
 
-async fn graphql(State(state): State<AppState>, headers: HeaderMap, req: GraphQLRequest) -> GraphQLResponse {
-    let mut request = req.into_inner();
+async fn graphql(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    req: Result<GraphQLRequest, GraphQLRejection>,
+) -> Response {
+    let mut request = match req {
+        Ok(req) => req.into_inner(),
+        Err(rejection) => return rejected(rejection.0),
+    };
     let loads = LoadQueue::default();
     match authenticate(&state, &headers).await {
         Ok(Some(actor)) => {
@@ -77,7 +88,7 @@ async fn graphql(State(state): State<AppState>, headers: HeaderMap, req: GraphQL
             request = request.data(actor).data(loader);
         }
         Ok(None) => {}
-        Err(err) => return error_response(err),
+        Err(err) => return error_response(err).into_response(),
     }
     let mut response = loads.run(state.schema.execute(request)).await;
     // Errors raised by the GraphQL layer itself (syntax, validation, argument
@@ -91,7 +102,50 @@ async fn graphql(State(state): State<AppState>, headers: HeaderMap, req: GraphQL
                 .set("code", "BAD_USER_INPUT");
         }
     }
-    response.into()
+    GraphQLResponse::from(response).into_response()
+}
+
+/// A request that is not a GraphQL request at all, answered as one anyway.
+fn rejected(err: ParseRequestError) -> Response {
+    let too_large = matches!(&err, ParseRequestError::PayloadTooLarge)
+        || matches!(&err, ParseRequestError::Io(e) if e.to_string().contains("length limit"));
+    let (status, code, message) = if too_large {
+        (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "PAYLOAD_TOO_LARGE",
+            "the request body is too large".to_owned(),
+        )
+    } else if matches!(err, ParseRequestError::UnsupportedBatch) {
+        (
+            StatusCode::BAD_REQUEST,
+            "BAD_USER_INPUT",
+            "send one GraphQL operation per request, not a batch".to_owned(),
+        )
+    } else {
+        (
+            StatusCode::BAD_REQUEST,
+            "BAD_USER_INPUT",
+            format!("not a valid GraphQL request: {err}"),
+        )
+    };
+    json_error(status, code, &message)
+}
+
+fn json_error(status: StatusCode, code: &str, message: &str) -> Response {
+    let body = serde_json::json!({"errors": [{"message": message, "extensions": {"code": code}}]});
+    (status, Json(body)).into_response()
+}
+
+/// The body-limit layer answers oversize bodies itself, in plain text; say it in JSON.
+async fn json_limit_errors(response: Response) -> Response {
+    if response.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        return json_error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "PAYLOAD_TOO_LARGE",
+            "the request body is too large",
+        );
+    }
+    response
 }
 
 fn error_response(err: AppError) -> GraphQLResponse {

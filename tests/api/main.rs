@@ -4,8 +4,11 @@
 mod common;
 
 mod auth;
+mod binary;
 mod deals;
 mod demo;
+mod filters;
+mod http;
 mod inputs;
 mod nplus1;
 mod pagination;
