@@ -1,10 +1,10 @@
 //! Reference data of a company: teams, customer groups, products.
 
 use entity::{customer_group, enums::Role, member, product, team};
-use sea_orm::{ActiveModelTrait, ConnectionTrait, IntoActiveModel, Set};
+use sea_orm::{ConnectionTrait, IntoActiveModel, Set};
 use uuid::Uuid;
 
-use super::{Actor, audit, delete_soft, find_live, find_member, insert_audited, new_id, now, table_name, validate};
+use super::{Actor, delete_soft, find_live, find_member, insert_audited, new_id, now, update_audited, validate};
 use crate::error::{AppError, AppResult};
 
 fn require_admin(actor: &Actor, what: &str) -> AppResult<()> {
@@ -69,17 +69,7 @@ pub async fn update_team(db: &impl ConnectionTrait, actor: &Actor, id: Uuid, f: 
     am.parent_id = Set(f.parent_id);
     am.manager_id = Set(f.manager_id);
     am.updated_at = Set(now());
-    let after = am.update(db).await?;
-    audit::record(
-        db,
-        actor,
-        "update",
-        &(table_name::<team::Entity>(), id),
-        Some(&before),
-        Some(&after),
-    )
-    .await?;
-    Ok(after)
+    update_audited(db, actor, &before, am).await
 }
 
 /// Fields of a customer group.
@@ -121,17 +111,7 @@ pub async fn update_group(
     am.name = Set(validate::text("name", &f.name, 200)?);
     am.description = Set(validate::opt_text("description", f.description, 2000)?);
     am.updated_at = Set(now());
-    let after = am.update(db).await?;
-    audit::record(
-        db,
-        actor,
-        "update",
-        &(table_name::<customer_group::Entity>(), id),
-        Some(&before),
-        Some(&after),
-    )
-    .await?;
-    Ok(after)
+    update_audited(db, actor, &before, am).await
 }
 
 /// Soft-deletes a customer group (its customers keep their history).
@@ -205,17 +185,7 @@ pub async fn update_product(
     am.is_focus = Set(f.is_focus);
     am.unit_price = Set(f.unit_price);
     am.updated_at = Set(now());
-    let after = am.update(db).await?;
-    audit::record(
-        db,
-        actor,
-        "update",
-        &(table_name::<product::Entity>(), id),
-        Some(&before),
-        Some(&after),
-    )
-    .await?;
-    Ok(after)
+    update_audited(db, actor, &before, am).await
 }
 
 /// Soft-deletes a product.

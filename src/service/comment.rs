@@ -1,10 +1,10 @@
 //! Comments (advice) on daily reports, deals, activities and customers.
 
 use entity::{activity, comment, customer, daily_report, deal, enums::CommentSubject};
-use sea_orm::{ActiveModelTrait, ConnectionTrait, IntoActiveModel, Set};
+use sea_orm::{ConnectionTrait, IntoActiveModel, Set};
 use uuid::Uuid;
 
-use super::{Actor, audit, delete_soft, find_live, find_scoped, insert_audited, new_id, now, table_name, validate};
+use super::{Actor, delete_soft, find_live, find_scoped, insert_audited, new_id, now, update_audited, validate};
 use crate::error::{AppError, AppResult};
 
 /// Longest comment, in characters.
@@ -67,17 +67,7 @@ pub async fn edit(db: &impl ConnectionTrait, actor: &Actor, id: Uuid, body: &str
     let mut am = before.clone().into_active_model();
     am.body = Set(validate::text("body", body, MAX_BODY)?);
     am.updated_at = Set(now());
-    let after = am.update(db).await?;
-    audit::record(
-        db,
-        actor,
-        "update",
-        &(table_name::<comment::Entity>(), id),
-        Some(&before),
-        Some(&after),
-    )
-    .await?;
-    Ok(after)
+    update_audited(db, actor, &before, am).await
 }
 
 /// Deletes one's own comment (replies stay).

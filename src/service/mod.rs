@@ -147,6 +147,25 @@ where
     Ok(model)
 }
 
+/// Writes the changes in `am` (built from `before`) to a row without a
+/// version column and records them in the audit log.
+pub async fn update_audited<A>(
+    db: &impl ConnectionTrait,
+    actor: &Actor,
+    before: &<A::Entity as EntityTrait>::Model,
+    am: A,
+) -> AppResult<<A::Entity as EntityTrait>::Model>
+where
+    A: ActiveModelTrait + sea_orm::ActiveModelBehavior + Send,
+    A::Entity: Scoped,
+    <A::Entity as EntityTrait>::Model: IntoActiveModel<A> + Serialize,
+{
+    let after = am.update(db).await?;
+    let target = (table_name::<A::Entity>(), A::Entity::id_of(before));
+    audit::record(db, actor, "update", &target, Some(before), Some(&after)).await?;
+    Ok(after)
+}
+
 fn model_id<E: Scoped>(m: &E::Model) -> (&'static str, Uuid) {
     (table_name::<E>(), E::id_of(m))
 }

@@ -5,10 +5,13 @@ use entity::{
     enums::{PeriodKind, Role},
     target, team,
 };
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, Set};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, Set};
 use uuid::Uuid;
 
-use super::{Actor, audit, find_live, find_member, find_scoped, insert_audited, new_id, now, table_name, validate};
+use super::{
+    Actor, audit, find_live, find_member, find_scoped, insert_audited, new_id, now, table_name, update_audited,
+    validate,
+};
 use crate::error::{AppError, AppResult};
 
 /// Who a target is for.
@@ -85,17 +88,7 @@ pub async fn set(
             let mut am = before.clone().into_active_model();
             am.value = Set(value);
             am.updated_at = Set(t);
-            let after = am.update(db).await?;
-            audit::record(
-                db,
-                actor,
-                "update",
-                &(table_name::<target::Entity>(), after.id),
-                Some(&before),
-                Some(&after),
-            )
-            .await?;
-            Ok(after)
+            update_audited(db, actor, &before, am).await
         }
         None => {
             let am = target::ActiveModel {
