@@ -101,7 +101,8 @@ impl Config {
             None => fig = fig.merge(Toml::file("sfa.toml")),
         }
         fig = fig
-            .merge(Env::prefixed("SFA_").split("__"))
+            // `SFA_CONFIG` names this file (see the CLI); it is not a setting.
+            .merge(Env::prefixed("SFA_").ignore(&["config"]).split("__"))
             .merge(Env::raw().only(&["DATABASE_URL"]).map(|_| "database_url".into()));
         fig.extract().map_err(Box::new)
     }

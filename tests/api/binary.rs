@@ -13,10 +13,12 @@ use serde_json::{Value, json};
 async fn serve_demo_answers_the_readme_query_and_stops_on_sigterm() {
     let dir = std::env::temp_dir().join(format!("sfa-bin-{}", uuid::Uuid::now_v7().simple()));
     std::fs::create_dir_all(&dir).expect("temp dir");
+    let config = dir.join("custom.toml");
+    std::fs::write(&config, "listen = \"127.0.0.1:0\"\n[graphql]\nmax_page_size = 10\n").expect("config file");
     let mut child = Command::new(env!("CARGO_BIN_EXE_sfa"))
         .args(["serve", "--demo"])
         .current_dir(&dir)
-        .env("SFA_LISTEN", "127.0.0.1:0")
+        .env("SFA_CONFIG", &config)
         .env_remove("DATABASE_URL")
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
@@ -53,6 +55,7 @@ async fn serve_demo_answers_the_readme_query_and_stops_on_sigterm() {
     )
     .await;
     let token = login["data"]["login"]["token"].as_str().expect("token").to_owned();
+    let token_copy = token.clone();
     let data = gql(Some(token), include_str!("../../docs/first-query.graphql")).await;
     assert!(data.get("errors").is_none(), "{data:#}");
     let deals = data["data"]["deals"]["nodes"].as_array().expect("deals");
