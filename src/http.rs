@@ -79,13 +79,12 @@ async fn graphql(
     match authenticate(&state, &headers).await {
         Ok(Some(actor)) => {
             let queue = loads.clone();
-            let loader = DataLoader::new(AppLoader::new(state.db.clone(), actor.company_id), move |f| {
-                queue.spawn(f)
-            })
-            // Batches run when the request is quiescent (see `batch`), not after a timer.
-            .delay(Duration::ZERO)
-            .max_batch_size(1000);
-            request = request.data(actor).data(loader);
+            let actor = std::sync::Arc::new(actor);
+            let loader = DataLoader::new(AppLoader::new(state.db.clone(), actor.clone()), move |f| queue.spawn(f))
+                // Batches run when the request is quiescent (see `batch`), not after a timer.
+                .delay(Duration::ZERO)
+                .max_batch_size(1000);
+            request = request.data(actor.as_ref().clone()).data(loader);
         }
         Ok(None) => {}
         Err(err) => return error_response(err).into_response(),

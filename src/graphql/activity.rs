@@ -7,17 +7,17 @@ use entity::{
     enums::{ActivityKind, ActivityStatus, CommentSubject, TaskStatus},
     member, product,
 };
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, Select, sea_query::Expr};
+use sea_orm::{ColumnTrait, QueryFilter, Select, sea_query::Expr};
 use uuid::Uuid;
 
 use super::{
     connection::{
         Conn, OrderDirection, child_connection, page_args, parse_id, parse_opt_id, patch, to_connection, wants_total,
     },
-    context::{actor, config, db, loader},
+    context::{actor, config, db, loader, writer},
     customer::{Contact, Customer},
     deal::Deal,
-    loader::{ById, ListOf, ListRelation, not_deleted, ordered},
+    loader::{ById, ListOf, ListRelation, not_deleted, ordered, related},
     misc::{Comment, Product, comments_of},
     org::{Member, in_team, search},
     scalars::Date,
@@ -27,7 +27,8 @@ use crate::{
     error::AppError,
     in_txn,
     pagination::{ChildQuery, PageArgs, Sort, SortKind, fetch_page},
-    service::{activity as svc, find_live, find_scoped},
+    service::access::{self, find_readable},
+    service::activity as svc,
 };
 
 /// A sales activity: a visit, call, e-mail, web meeting or seminar.
@@ -129,32 +130,23 @@ impl Activity {
     }
     /// Who does it.
     async fn member(&self, ctx: &Context<'_>) -> async_graphql::Result<Member> {
-        let m = loader(ctx)?
-            .load_one(ById::<member::Entity>::new(self.0.member_id))
-            .await?;
-        m.map(Member).ok_or_else(|| AppError::NotFound("Member").into())
+        related::<member::Entity>(ctx, self.0.member_id).await.map(Member)
     }
     /// With which customer.
     async fn customer(&self, ctx: &Context<'_>) -> async_graphql::Result<Customer> {
-        let c = loader(ctx)?
-            .load_one(ById::<customer::Entity>::new(self.0.customer_id))
-            .await?;
-        c.map(Customer).ok_or_else(|| AppError::NotFound("Customer").into())
+        related::<customer::Entity>(ctx, self.0.customer_id).await.map(Customer)
     }
     /// On which deal.
     async fn deal(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Deal>> {
         let Some(id) = self.0.deal_id else { return Ok(None) };
-        Ok(loader(ctx)?.load_one(ById::<deal::Entity>::new(id)).await?.map(Deal))
+        Ok(Some(Deal(related::<deal::Entity>(ctx, id).await?)))
     }
     /// The daily report that recorded it.
     async fn daily_report(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<DailyReport>> {
         let Some(id) = self.0.daily_report_id else {
             return Ok(None);
         };
-        Ok(loader(ctx)?
-            .load_one(ById::<daily_report::Entity>::new(id))
-            .await?
-            .map(DailyReport))
+        Ok(Some(DailyReport(related::<daily_report::Entity>(ctx, id).await?)))
     }
     /// Contacts met.
     async fn contacts(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Contact>> {
@@ -284,10 +276,7 @@ impl DailyReport {
     }
     /// The author.
     async fn member(&self, ctx: &Context<'_>) -> async_graphql::Result<Member> {
-        let m = loader(ctx)?
-            .load_one(ById::<member::Entity>::new(self.0.member_id))
-            .await?;
-        m.map(Member).ok_or_else(|| AppError::NotFound("Member").into())
+        related::<member::Entity>(ctx, self.0.member_id).await.map(Member)
     }
     /// The activities recorded in the report, in time order.
     async fn activities(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Activity>> {
@@ -365,7 +354,13 @@ impl ActivityQuery {
     async fn activity(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Activity> {
         let actor = actor(ctx)?;
         Ok(Activity(
-            find_live::<activity::Entity>(db(ctx)?, actor, parse_id(&id, "Activity")?).await?,
+            find_readable::<activity::Entity>(
+                db(ctx)?,
+                actor,
+                parse_id(&id, "Activity")?,
+                Some(activity::Column::DeletedAt),
+            )
+            .await?,
         ))
     }
 
@@ -387,9 +382,7 @@ impl ActivityQuery {
         let db = db(ctx)?;
         let req = page_args(after, before, first, last).resolve(&config(ctx)?.graphql)?;
         let f = filter.unwrap_or_default();
-        let mut q = activity::Entity::find()
-            .filter(activity::Column::CompanyId.eq(actor.company_id))
-            .filter(activity::Column::DeletedAt.is_null());
+        let mut q = access::select::<activity::Entity>(actor).filter(activity::Column::DeletedAt.is_null());
         if let Some(m) = parse_opt_id(f.member_id.as_ref(), "Member")? {
             q = q.filter(activity::Column::MemberId.eq(m));
         }
@@ -430,7 +423,7 @@ impl ActivityQuery {
     async fn daily_report(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<DailyReport> {
         let actor = actor(ctx)?;
         Ok(DailyReport(
-            find_scoped::<daily_report::Entity>(db(ctx)?, actor, parse_id(&id, "Daily report")?).await?,
+            find_readable::<daily_report::Entity>(db(ctx)?, actor, parse_id(&id, "Daily report")?, None).await?,
         ))
     }
 
@@ -448,7 +441,7 @@ impl ActivityQuery {
         let db = db(ctx)?;
         let req = page_args(after, before, first, last).resolve(&config(ctx)?.graphql)?;
         let f = filter.unwrap_or_default();
-        let mut q = daily_report::Entity::find().filter(daily_report::Column::CompanyId.eq(actor.company_id));
+        let mut q = access::select::<daily_report::Entity>(actor);
         if let Some(m) = parse_opt_id(f.member_id.as_ref(), "Member")? {
             q = q.filter(daily_report::Column::MemberId.eq(m));
         }
@@ -645,14 +638,14 @@ pub struct ActivityMutation;
 impl ActivityMutation {
     /// Records a planned or done activity.
     async fn create_activity(&self, ctx: &Context<'_>, input: ActivityInput) -> async_graphql::Result<Activity> {
-        let actor = actor(ctx)?;
+        let actor = writer(ctx)?;
         let f = input.into_new()?;
         Ok(Activity(in_txn!(ctx, |txn| svc::create(&txn, actor, f, None))))
     }
 
     /// Changes an activity (send the version you read).
     async fn update_activity(&self, ctx: &Context<'_>, input: UpdateActivityInput) -> async_graphql::Result<Activity> {
-        let actor = actor(ctx)?;
+        let actor = writer(ctx)?;
         let id = parse_id(&input.id, "Activity")?;
         let p = svc::ActivityPatch {
             kind: input.kind,
@@ -683,7 +676,7 @@ impl ActivityMutation {
         ctx: &Context<'_>,
         input: CompleteActivityInput,
     ) -> async_graphql::Result<Activity> {
-        let actor = actor(ctx)?;
+        let actor = writer(ctx)?;
         let (id, version, c) = input.into_parts()?;
         Ok(Activity(in_txn!(ctx, |txn| svc::complete(
             &txn, actor, id, version, c, None
@@ -692,14 +685,14 @@ impl ActivityMutation {
 
     /// Cancels a planned activity.
     async fn cancel_activity(&self, ctx: &Context<'_>, id: ID, version: i32) -> async_graphql::Result<Activity> {
-        let actor = actor(ctx)?;
+        let actor = writer(ctx)?;
         let id = parse_id(&id, "Activity")?;
         Ok(Activity(in_txn!(ctx, |txn| svc::cancel(&txn, actor, id, version))))
     }
 
     /// Soft-deletes an activity.
     async fn delete_activity(&self, ctx: &Context<'_>, id: ID, version: i32) -> async_graphql::Result<Activity> {
-        let actor = actor(ctx)?;
+        let actor = writer(ctx)?;
         let id = parse_id(&id, "Activity")?;
         Ok(Activity(in_txn!(ctx, |txn| svc::delete(&txn, actor, id, version))))
     }
@@ -712,7 +705,7 @@ impl ActivityMutation {
         ctx: &Context<'_>,
         input: DailyReportInput,
     ) -> async_graphql::Result<DailyReport> {
-        let actor = actor(ctx)?;
+        let actor = writer(ctx)?;
         if input.activities.iter().any(|a| a.member_id.is_some()) {
             return Err(AppError::bad("activities in your daily report are yours: leave out `memberId`").into());
         }

@@ -61,7 +61,7 @@ pub async fn child_connection<E, N: OutputType>(
     wrap: impl Fn(E::Model) -> N,
 ) -> async_graphql::Result<Conn<N>>
 where
-    E: Scoped + Send + Sync + 'static,
+    E: Scoped + crate::service::access::Guarded + Send + Sync + 'static,
     E::Model: FromQueryResult + Sync + Send + Clone,
     E::Column: Send + Sync,
 {

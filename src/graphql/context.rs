@@ -13,6 +13,15 @@ pub fn actor<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Actor> {
     })
 }
 
+/// The caller, who must be allowed to write (read-only API keys are not).
+pub fn writer<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Actor> {
+    let actor = actor(ctx)?;
+    if !actor.can_write() {
+        return Err(AppError::Forbidden("this API key is read-only".into()).into());
+    }
+    Ok(actor)
+}
+
 /// The database pool.
 pub fn db<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a DatabaseConnection> {
     ctx.data::<DatabaseConnection>()

@@ -7,16 +7,16 @@ use entity::{
     enums::{ActivityKind, ActivityStatus, CommentSubject, CustomerStatus, DealStatus, TaskStatus},
     sales_record, touchpoint,
 };
-use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, Select, sea_query::Expr};
+use sea_orm::{ColumnTrait, Condition, QueryFilter, QueryOrder, Select, sea_query::Expr};
 
 use super::{
     activity::{Activity, activities_of},
     connection::{
         Conn, OrderDirection, child_connection, page_args, parse_id, parse_opt_id, patch, to_connection, wants_total,
     },
-    context::{actor, config, db, loader},
+    context::{actor, config, db, loader, writer},
     deal::{Deal, deals_of},
-    loader::{ById, ListOf, ListRelation, not_deleted, ordered},
+    loader::{ListOf, ListRelation, not_deleted, ordered, related},
     misc::{Comment, SalesRecord, comments_of},
     org::{Member, in_team, search},
     task::{Task, tasks_of},
@@ -25,7 +25,8 @@ use crate::{
     error::AppError,
     in_txn,
     pagination::{ChildQuery, Sort, SortKind, fetch_page},
-    service::{self, customer as svc, find_live},
+    service::access::{self, find_readable},
+    service::{self, customer as svc},
 };
 
 /// A customer segment (顧客群).
@@ -132,18 +133,14 @@ impl Customer {
     }
     /// The member in charge.
     async fn owner(&self, ctx: &Context<'_>) -> async_graphql::Result<Member> {
-        let m = loader(ctx)?
-            .load_one(ById::<entity::member::Entity>::new(self.0.owner_id))
-            .await?;
-        m.map(Member).ok_or_else(|| AppError::NotFound("Member").into())
+        related::<entity::member::Entity>(ctx, self.0.owner_id)
+            .await
+            .map(Member)
     }
     /// The customer's segment.
     async fn group(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<CustomerGroup>> {
         let Some(id) = self.0.group_id else { return Ok(None) };
-        Ok(loader(ctx)?
-            .load_one(ById::<customer_group::Entity>::new(id))
-            .await?
-            .map(CustomerGroup))
+        Ok(Some(CustomerGroup(related::<customer_group::Entity>(ctx, id).await?)))
     }
     /// People at the customer, by name.
     async fn contacts(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Contact>> {
@@ -304,10 +301,7 @@ impl Contact {
     }
     /// The customer the contact works for.
     async fn customer(&self, ctx: &Context<'_>) -> async_graphql::Result<Customer> {
-        let c = loader(ctx)?
-            .load_one(ById::<customer::Entity>::new(self.0.customer_id))
-            .await?;
-        c.map(Customer).ok_or_else(|| AppError::NotFound("Customer").into())
+        related::<customer::Entity>(ctx, self.0.customer_id).await.map(Customer)
     }
 }
 
@@ -339,10 +333,7 @@ impl Touchpoint {
     /// The contact, when known.
     async fn contact(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Contact>> {
         let Some(id) = self.0.contact_id else { return Ok(None) };
-        Ok(loader(ctx)?
-            .load_one(ById::<contact::Entity>::new(id))
-            .await?
-            .map(Contact))
+        Ok(Some(Contact(related::<contact::Entity>(ctx, id).await?)))
     }
 }
 
@@ -401,7 +392,13 @@ impl CustomerQuery {
     async fn customer(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Customer> {
         let actor = actor(ctx)?;
         Ok(Customer(
-            find_live::<customer::Entity>(db(ctx)?, actor, parse_id(&id, "Customer")?).await?,
+            find_readable::<customer::Entity>(
+                db(ctx)?,
+                actor,
+                parse_id(&id, "Customer")?,
+                Some(customer::Column::DeletedAt),
+            )
+            .await?,
         ))
     }
 
@@ -421,9 +418,7 @@ impl CustomerQuery {
         let db = db(ctx)?;
         let req = page_args(after, before, first, last).resolve(&config(ctx)?.graphql)?;
         let f = filter.unwrap_or_default();
-        let mut q = customer::Entity::find()
-            .filter(customer::Column::CompanyId.eq(actor.company_id))
-            .filter(customer::Column::DeletedAt.is_null());
+        let mut q = access::select::<customer::Entity>(actor).filter(customer::Column::DeletedAt.is_null());
         if let Some(owner) = parse_opt_id(f.owner_id.as_ref(), "Member")? {
             q = q.filter(customer::Column::OwnerId.eq(owner));
         }
@@ -472,8 +467,7 @@ impl CustomerQuery {
     /// Every customer group of the company, by name.
     async fn customer_groups(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<CustomerGroup>> {
         let actor = actor(ctx)?;
-        let rows = customer_group::Entity::find()
-            .filter(customer_group::Column::CompanyId.eq(actor.company_id))
+        let rows = access::select::<customer_group::Entity>(actor)
             .filter(customer_group::Column::DeletedAt.is_null())
             .order_by_asc(customer_group::Column::Name)
             .all(db(ctx)?)
@@ -486,7 +480,13 @@ impl CustomerQuery {
     async fn contact(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Contact> {
         let actor = actor(ctx)?;
         Ok(Contact(
-            find_live::<contact::Entity>(db(ctx)?, actor, parse_id(&id, "Contact")?).await?,
+            find_readable::<contact::Entity>(
+                db(ctx)?,
+                actor,
+                parse_id(&id, "Contact")?,
+                Some(contact::Column::DeletedAt),
+            )
+            .await?,
         ))
     }
 
@@ -505,9 +505,7 @@ impl CustomerQuery {
     ) -> async_graphql::Result<Conn<Contact>> {
         let actor = actor(ctx)?;
         let req = page_args(after, before, first, last).resolve(&config(ctx)?.graphql)?;
-        let mut q = contact::Entity::find()
-            .filter(contact::Column::CompanyId.eq(actor.company_id))
-            .filter(contact::Column::DeletedAt.is_null());
+        let mut q = access::select::<contact::Entity>(actor).filter(contact::Column::DeletedAt.is_null());
         if let Some(c) = parse_opt_id(customer_id.as_ref(), "Customer")? {
             q = q.filter(contact::Column::CustomerId.eq(c));
         }
@@ -655,7 +653,7 @@ pub struct CustomerMutation;
 impl CustomerMutation {
     /// Creates a customer.
     async fn create_customer(&self, ctx: &Context<'_>, input: CreateCustomerInput) -> async_graphql::Result<Customer> {
-        let actor = actor(ctx)?;
+        let actor = writer(ctx)?;
         let f = svc::NewCustomer {
             name: input.name,
             name_kana: input.name_kana,
@@ -675,7 +673,7 @@ impl CustomerMutation {
 
     /// Changes a customer (send the version you read).
     async fn update_customer(&self, ctx: &Context<'_>, input: UpdateCustomerInput) -> async_graphql::Result<Customer> {
-        let actor = actor(ctx)?;
+        let actor = writer(ctx)?;
         let id = parse_id(&input.id, "Customer")?;
         let keep = |v| patch(v, Ok).unwrap_or_default();
         let p = svc::CustomerPatch {
@@ -703,7 +701,7 @@ impl CustomerMutation {
 
     /// Soft-deletes a customer; its history is kept.
     async fn delete_customer(&self, ctx: &Context<'_>, id: ID, version: i32) -> async_graphql::Result<Customer> {
-        let actor = actor(ctx)?;
+        let actor = writer(ctx)?;
         let id = parse_id(&id, "Customer")?;
         Ok(Customer(in_txn!(ctx, |txn| svc::delete(&txn, actor, id, version))))
     }
@@ -715,7 +713,7 @@ impl CustomerMutation {
         name: String,
         description: Option<String>,
     ) -> async_graphql::Result<CustomerGroup> {
-        let actor = actor(ctx)?;
+        let actor = writer(ctx)?;
         let f = service::catalog::GroupFields { name, description };
         Ok(CustomerGroup(in_txn!(ctx, |txn| service::catalog::create_group(
             &txn, actor, f
@@ -730,7 +728,7 @@ impl CustomerMutation {
         name: String,
         description: Option<String>,
     ) -> async_graphql::Result<CustomerGroup> {
-        let actor = actor(ctx)?;
+        let actor = writer(ctx)?;
         let id = parse_id(&id, "Customer group")?;
         let f = service::catalog::GroupFields { name, description };
         Ok(CustomerGroup(in_txn!(ctx, |txn| service::catalog::update_group(
@@ -740,7 +738,7 @@ impl CustomerMutation {
 
     /// Deletes a customer group; its customers stay, without a group.
     async fn delete_customer_group(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<bool> {
-        let actor = actor(ctx)?;
+        let actor = writer(ctx)?;
         let id = parse_id(&id, "Customer group")?;
         in_txn!(ctx, |txn| service::catalog::delete_group(&txn, actor, id));
         Ok(true)
@@ -753,7 +751,7 @@ impl CustomerMutation {
         customer_id: ID,
         input: ContactInput,
     ) -> async_graphql::Result<Contact> {
-        let actor = actor(ctx)?;
+        let actor = writer(ctx)?;
         let customer_id = parse_id(&customer_id, "Customer")?;
         let f = input.into_fields();
         Ok(Contact(in_txn!(ctx, |txn| svc::create_contact(
@@ -772,7 +770,7 @@ impl CustomerMutation {
         version: i32,
         input: ContactInput,
     ) -> async_graphql::Result<Contact> {
-        let actor = actor(ctx)?;
+        let actor = writer(ctx)?;
         let id = parse_id(&id, "Contact")?;
         let f = input.into_fields();
         Ok(Contact(in_txn!(ctx, |txn| svc::update_contact(
@@ -782,7 +780,7 @@ impl CustomerMutation {
 
     /// Soft-deletes a contact.
     async fn delete_contact(&self, ctx: &Context<'_>, id: ID, version: i32) -> async_graphql::Result<Contact> {
-        let actor = actor(ctx)?;
+        let actor = writer(ctx)?;
         let id = parse_id(&id, "Contact")?;
         Ok(Contact(in_txn!(ctx, |txn| svc::delete_contact(
             &txn, actor, id, version
@@ -791,7 +789,7 @@ impl CustomerMutation {
 
     /// Records a marketing touchpoint (web view, seminar attendance…) in the customer's history.
     async fn record_touchpoint(&self, ctx: &Context<'_>, input: TouchpointInput) -> async_graphql::Result<Touchpoint> {
-        let actor = actor(ctx)?;
+        let actor = writer(ctx)?;
         let f = svc::NewTouchpoint {
             customer_id: parse_id(&input.customer_id, "Customer")?,
             contact_id: parse_opt_id(input.contact_id.as_ref(), "Contact")?,

@@ -15,19 +15,19 @@ use super::{
     connection::{
         Conn, OrderDirection, child_connection, page_args, parse_id, parse_opt_id, patch, to_connection, wants_total,
     },
-    context::{actor, config, db, loader},
+    context::{actor, config, db, loader, writer},
     customer::Customer,
-    loader::{ById, ListOf, ListRelation, not_deleted, ordered},
+    loader::{ListOf, ListRelation, not_deleted, ordered, related},
     misc::{Comment, comments_of},
     org::{Member, in_team, search},
     scalars::{Date, Money},
     task::{Task, tasks_of},
 };
 use crate::{
-    error::AppError,
     in_txn,
     pagination::{ChildQuery, PageArgs, Sort, SortKind, fetch_page},
-    service::{deal as svc, find_live},
+    service::access::{self, find_readable},
+    service::deal as svc,
 };
 
 /// An opportunity (商談).
@@ -133,17 +133,11 @@ impl Deal {
     }
     /// The customer.
     async fn customer(&self, ctx: &Context<'_>) -> async_graphql::Result<Customer> {
-        let c = loader(ctx)?
-            .load_one(ById::<customer::Entity>::new(self.0.customer_id))
-            .await?;
-        c.map(Customer).ok_or_else(|| AppError::NotFound("Customer").into())
+        related::<customer::Entity>(ctx, self.0.customer_id).await.map(Customer)
     }
     /// The member in charge.
     async fn owner(&self, ctx: &Context<'_>) -> async_graphql::Result<Member> {
-        let m = loader(ctx)?
-            .load_one(ById::<member::Entity>::new(self.0.owner_id))
-            .await?;
-        m.map(Member).ok_or_else(|| AppError::NotFound("Member").into())
+        related::<member::Entity>(ctx, self.0.owner_id).await.map(Member)
     }
     /// Everyone working on the deal, the owner included.
     async fn members(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<DealMember>> {
@@ -234,10 +228,7 @@ pub struct DealMember(pub deal_member::Model);
 impl DealMember {
     /// The member.
     async fn member(&self, ctx: &Context<'_>) -> async_graphql::Result<Member> {
-        let m = loader(ctx)?
-            .load_one(ById::<member::Entity>::new(self.0.member_id))
-            .await?;
-        m.map(Member).ok_or_else(|| AppError::NotFound("Member").into())
+        related::<member::Entity>(ctx, self.0.member_id).await.map(Member)
     }
     /// What the member does on the deal (sales, engineering…).
     async fn role(&self) -> Option<&str> {
@@ -272,10 +263,7 @@ impl StageChange {
     }
     /// Who moved it.
     async fn changed_by(&self, ctx: &Context<'_>) -> async_graphql::Result<Member> {
-        let m = loader(ctx)?
-            .load_one(ById::<member::Entity>::new(self.0.changed_by))
-            .await?;
-        m.map(Member).ok_or_else(|| AppError::NotFound("Member").into())
+        related::<member::Entity>(ctx, self.0.changed_by).await.map(Member)
     }
 }
 
@@ -318,8 +306,7 @@ impl Quote {
     }
     /// The deal.
     async fn deal(&self, ctx: &Context<'_>) -> async_graphql::Result<Deal> {
-        let d = loader(ctx)?.load_one(ById::<deal::Entity>::new(self.0.deal_id)).await?;
-        d.map(Deal).ok_or_else(|| AppError::NotFound("Deal").into())
+        related::<deal::Entity>(ctx, self.0.deal_id).await.map(Deal)
     }
     /// Follow-up tasks of the quote.
     async fn tasks(
@@ -430,7 +417,8 @@ impl DealQuery {
     async fn deal(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Deal> {
         let actor = actor(ctx)?;
         Ok(Deal(
-            find_live::<deal::Entity>(db(ctx)?, actor, parse_id(&id, "Deal")?).await?,
+            find_readable::<deal::Entity>(db(ctx)?, actor, parse_id(&id, "Deal")?, Some(deal::Column::DeletedAt))
+                .await?,
         ))
     }
 
@@ -438,7 +426,8 @@ impl DealQuery {
     async fn quote(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Quote> {
         let actor = actor(ctx)?;
         Ok(Quote(
-            find_live::<quote::Entity>(db(ctx)?, actor, parse_id(&id, "Quote")?).await?,
+            find_readable::<quote::Entity>(db(ctx)?, actor, parse_id(&id, "Quote")?, Some(quote::Column::DeletedAt))
+                .await?,
         ))
     }
 
@@ -458,9 +447,7 @@ impl DealQuery {
         let db = db(ctx)?;
         let req = page_args(after, before, first, last).resolve(&config(ctx)?.graphql)?;
         let f = filter.unwrap_or_default();
-        let mut q = deal::Entity::find()
-            .filter(deal::Column::CompanyId.eq(actor.company_id))
-            .filter(deal::Column::DeletedAt.is_null());
+        let mut q = access::select::<deal::Entity>(actor).filter(deal::Column::DeletedAt.is_null());
         if let Some(owner) = parse_opt_id(f.owner_id.as_ref(), "Member")? {
             q = q.filter(deal::Column::OwnerId.eq(owner));
         }
@@ -603,7 +590,7 @@ pub struct DealMutation;
 impl DealMutation {
     /// Creates an open deal in its first stage; the owner becomes a deal member.
     async fn create_deal(&self, ctx: &Context<'_>, input: CreateDealInput) -> async_graphql::Result<Deal> {
-        let actor = actor(ctx)?;
+        let actor = writer(ctx)?;
         let f = svc::NewDeal {
             customer_id: parse_id(&input.customer_id, "Customer")?,
             owner_id: parse_opt_id(input.owner_id.as_ref(), "Member")?,
@@ -624,7 +611,7 @@ impl DealMutation {
 
     /// Changes a deal's fields (send the version you read).
     async fn update_deal(&self, ctx: &Context<'_>, input: UpdateDealInput) -> async_graphql::Result<Deal> {
-        let actor = actor(ctx)?;
+        let actor = writer(ctx)?;
         let id = parse_id(&input.id, "Deal")?;
         let p = svc::DealPatch {
             name: input.name,
@@ -645,7 +632,7 @@ impl DealMutation {
         version: i32,
         stage: String,
     ) -> async_graphql::Result<Deal> {
-        let actor = actor(ctx)?;
+        let actor = writer(ctx)?;
         let id = parse_id(&id, "Deal")?;
         Ok(Deal(in_txn!(ctx, |txn| svc::move_stage(
             &txn, actor, id, version, &stage
@@ -662,7 +649,7 @@ impl DealMutation {
         lost_reason: Option<String>,
         stage: Option<String>,
     ) -> async_graphql::Result<Deal> {
-        let actor = actor(ctx)?;
+        let actor = writer(ctx)?;
         let id = parse_id(&id, "Deal")?;
         Ok(Deal(in_txn!(ctx, |txn| svc::close(
             &txn,
@@ -677,14 +664,14 @@ impl DealMutation {
 
     /// Reopens a won or lost deal in `stage`.
     async fn reopen_deal(&self, ctx: &Context<'_>, id: ID, version: i32, stage: String) -> async_graphql::Result<Deal> {
-        let actor = actor(ctx)?;
+        let actor = writer(ctx)?;
         let id = parse_id(&id, "Deal")?;
         Ok(Deal(in_txn!(ctx, |txn| svc::reopen(&txn, actor, id, version, &stage))))
     }
 
     /// Soft-deletes a deal.
     async fn delete_deal(&self, ctx: &Context<'_>, id: ID, version: i32) -> async_graphql::Result<Deal> {
-        let actor = actor(ctx)?;
+        let actor = writer(ctx)?;
         let id = parse_id(&id, "Deal")?;
         Ok(Deal(in_txn!(ctx, |txn| svc::delete(&txn, actor, id, version))))
     }
@@ -697,7 +684,7 @@ impl DealMutation {
         member_id: ID,
         role: Option<String>,
     ) -> async_graphql::Result<DealMember> {
-        let actor = actor(ctx)?;
+        let actor = writer(ctx)?;
         let (deal_id, member_id) = (parse_id(&deal_id, "Deal")?, parse_id(&member_id, "Member")?);
         Ok(DealMember(in_txn!(ctx, |txn| svc::add_member(
             &txn, actor, deal_id, member_id, role
@@ -706,7 +693,7 @@ impl DealMutation {
 
     /// Removes a member from a deal (the owner stays).
     async fn remove_deal_member(&self, ctx: &Context<'_>, deal_id: ID, member_id: ID) -> async_graphql::Result<bool> {
-        let actor = actor(ctx)?;
+        let actor = writer(ctx)?;
         let (deal_id, member_id) = (parse_id(&deal_id, "Deal")?, parse_id(&member_id, "Member")?);
         in_txn!(ctx, |txn| svc::remove_member(&txn, actor, deal_id, member_id));
         Ok(true)
@@ -714,7 +701,7 @@ impl DealMutation {
 
     /// Creates a quote on a deal.
     async fn create_quote(&self, ctx: &Context<'_>, deal_id: ID, input: QuoteInput) -> async_graphql::Result<Quote> {
-        let actor = actor(ctx)?;
+        let actor = writer(ctx)?;
         let deal_id = parse_id(&deal_id, "Deal")?;
         let f = input.into_fields();
         Ok(Quote(in_txn!(ctx, |txn| svc::create_quote(&txn, actor, deal_id, f))))
@@ -728,7 +715,7 @@ impl DealMutation {
         version: i32,
         input: QuoteInput,
     ) -> async_graphql::Result<Quote> {
-        let actor = actor(ctx)?;
+        let actor = writer(ctx)?;
         let id = parse_id(&id, "Quote")?;
         let f = input.into_fields();
         Ok(Quote(in_txn!(ctx, |txn| svc::update_quote(
@@ -738,7 +725,7 @@ impl DealMutation {
 
     /// Soft-deletes a quote.
     async fn delete_quote(&self, ctx: &Context<'_>, id: ID, version: i32) -> async_graphql::Result<Quote> {
-        let actor = actor(ctx)?;
+        let actor = writer(ctx)?;
         let id = parse_id(&id, "Quote")?;
         Ok(Quote(in_txn!(ctx, |txn| svc::delete_quote(&txn, actor, id, version))))
     }

@@ -19,18 +19,26 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use crate::pagination::{ChildQuery, Cursor, Page, PageRequest, Scoped, fetch_child_pages};
+use crate::{
+    pagination::{ChildQuery, Cursor, Page, PageRequest, Scoped, fetch_child_pages},
+    service::{
+        Actor,
+        access::{self, Guarded},
+    },
+};
 
-/// Loads rows of the caller's company only.
+/// Loads rows of the caller's company that the caller may read.
 pub struct AppLoader {
     db: DatabaseConnection,
+    actor: Arc<Actor>,
     company_id: Uuid,
 }
 
 impl AppLoader {
-    /// A loader bound to one company.
-    pub fn new(db: DatabaseConnection, company_id: Uuid) -> Self {
-        Self { db, company_id }
+    /// A loader acting for one caller.
+    pub fn new(db: DatabaseConnection, actor: Arc<Actor>) -> Self {
+        let company_id = actor.company_id;
+        Self { db, actor, company_id }
     }
 }
 
@@ -66,7 +74,7 @@ impl<E> Hash for ById<E> {
 
 impl<E> Loader<ById<E>> for AppLoader
 where
-    E: Scoped + Send + Sync + 'static,
+    E: Scoped + Guarded + Send + Sync + 'static,
     E::Model: FromQueryResult + Sync + Send + Clone,
 {
     type Value = E::Model;
@@ -74,8 +82,7 @@ where
 
     async fn load(&self, keys: &[ById<E>]) -> LoadResult<ById<E>, E::Model> {
         let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
-        let rows = E::find()
-            .filter(E::company_col().eq(self.company_id))
+        let rows = access::select::<E>(&self.actor)
             .filter(E::id_col().is_in(ids))
             .all(&self.db)
             .await
@@ -87,7 +94,7 @@ where
 /// A small, unpaginated child list: which rows, in which order.
 pub trait ListRelation: Send + Sync + 'static {
     /// The child entity.
-    type Child: EntityTrait;
+    type Child: Guarded;
     /// Column of the child holding the parent id.
     fn parent_col() -> <Self::Child as EntityTrait>::Column;
     /// The child's `company_id` column.
@@ -131,9 +138,12 @@ where
 
     async fn load(&self, keys: &[ListOf<R>]) -> LoadResult<ListOf<R>, Self::Value> {
         let parents: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
-        let select = <R::Child as EntityTrait>::find()
+        let mut select = <R::Child as EntityTrait>::find()
             .filter(R::company_col().eq(self.company_id))
             .filter(R::parent_col().is_in(parents));
+        if let Some(cond) = R::Child::readable(&self.actor) {
+            select = select.filter(cond);
+        }
         let rows = R::shape(select)
             .all(&self.db)
             .await
@@ -233,6 +243,18 @@ where
         }
         Ok(out)
     }
+}
+
+/// The related row `id` of `E`. Rows point only at rows of their own
+/// company, so a missing one is a row the caller may not read: FORBIDDEN,
+/// never a silent null that would hide that it exists.
+pub async fn related<E>(ctx: &async_graphql::Context<'_>, id: Uuid) -> async_graphql::Result<E::Model>
+where
+    E: Scoped + Guarded + Send + Sync + 'static,
+    E::Model: FromQueryResult + Sync + Send + Clone,
+{
+    let found = super::context::loader(ctx)?.load_one(ById::<E>::new(id)).await?;
+    found.ok_or_else(|| access::forbidden_read(E::NAME).into())
 }
 
 /// A filter that keeps rows not soft-deleted.

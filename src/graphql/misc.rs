@@ -7,14 +7,14 @@ use entity::{
     enums::{CommentSubject, PeriodKind},
     member, product, sales_record, target, team,
 };
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
+use sea_orm::{ColumnTrait, QueryFilter, sea_query::Expr};
 use uuid::Uuid;
 
 use super::{
     connection::{Conn, child_connection, page_args, parse_id, parse_opt_id, to_connection, wants_total},
-    context::{actor, config, db, loader},
+    context::{actor, config, db, writer},
     customer::Customer,
-    loader::{ById, not_deleted},
+    loader::{not_deleted, related},
     org::{Member, Team, search},
     scalars::{Date, Money},
 };
@@ -22,7 +22,8 @@ use crate::{
     error::AppError,
     in_txn,
     pagination::{ChildQuery, PageArgs, Sort, SortKind, fetch_page},
-    service::{catalog, comment as comments, find_live, plan},
+    service::access::{self, find_readable},
+    service::{catalog, comment as comments, plan},
 };
 
 /// Something the company sells (商材).
@@ -87,26 +88,17 @@ impl SalesRecord {
     }
     /// The customer billed.
     async fn customer(&self, ctx: &Context<'_>) -> async_graphql::Result<Customer> {
-        let c = loader(ctx)?
-            .load_one(ById::<customer::Entity>::new(self.0.customer_id))
-            .await?;
-        c.map(Customer).ok_or_else(|| AppError::NotFound("Customer").into())
+        related::<customer::Entity>(ctx, self.0.customer_id).await.map(Customer)
     }
     /// The product sold.
     async fn product(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Product>> {
         let Some(id) = self.0.product_id else { return Ok(None) };
-        Ok(loader(ctx)?
-            .load_one(ById::<product::Entity>::new(id))
-            .await?
-            .map(Product))
+        Ok(Some(Product(related::<product::Entity>(ctx, id).await?)))
     }
     /// The member credited.
     async fn member(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Member>> {
         let Some(id) = self.0.member_id else { return Ok(None) };
-        Ok(loader(ctx)?
-            .load_one(ById::<member::Entity>::new(id))
-            .await?
-            .map(Member))
+        Ok(Some(Member(related::<member::Entity>(ctx, id).await?)))
     }
 }
 
@@ -138,15 +130,12 @@ impl Target {
     /// The member the target is for.
     async fn member(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Member>> {
         let Some(id) = self.0.member_id else { return Ok(None) };
-        Ok(loader(ctx)?
-            .load_one(ById::<member::Entity>::new(id))
-            .await?
-            .map(Member))
+        Ok(Some(Member(related::<member::Entity>(ctx, id).await?)))
     }
     /// The team the target is for.
     async fn team(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Team>> {
         let Some(id) = self.0.team_id else { return Ok(None) };
-        Ok(loader(ctx)?.load_one(ById::<team::Entity>::new(id)).await?.map(Team))
+        Ok(Some(Team(related::<team::Entity>(ctx, id).await?)))
     }
 }
 
@@ -181,18 +170,12 @@ impl Comment {
     }
     /// Who wrote it.
     async fn author(&self, ctx: &Context<'_>) -> async_graphql::Result<Member> {
-        let m = loader(ctx)?
-            .load_one(ById::<member::Entity>::new(self.0.author_id))
-            .await?;
-        m.map(Member).ok_or_else(|| AppError::NotFound("Member").into())
+        related::<member::Entity>(ctx, self.0.author_id).await.map(Member)
     }
     /// The comment this one replies to.
     async fn parent(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Comment>> {
         let Some(id) = self.0.parent_id else { return Ok(None) };
-        Ok(loader(ctx)?
-            .load_one(ById::<comment::Entity>::new(id))
-            .await?
-            .map(Comment))
+        Ok(Some(Comment(related::<comment::Entity>(ctx, id).await?)))
     }
 }
 
@@ -254,7 +237,13 @@ impl MiscQuery {
     async fn product(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Product> {
         let actor = actor(ctx)?;
         Ok(Product(
-            find_live::<product::Entity>(db(ctx)?, actor, parse_id(&id, "Product")?).await?,
+            find_readable::<product::Entity>(
+                db(ctx)?,
+                actor,
+                parse_id(&id, "Product")?,
+                Some(product::Column::DeletedAt),
+            )
+            .await?,
         ))
     }
 
@@ -272,9 +261,7 @@ impl MiscQuery {
     ) -> async_graphql::Result<Conn<Product>> {
         let actor = actor(ctx)?;
         let req = page_args(after, before, first, last).resolve(&config(ctx)?.graphql)?;
-        let mut q = product::Entity::find()
-            .filter(product::Column::CompanyId.eq(actor.company_id))
-            .filter(product::Column::DeletedAt.is_null());
+        let mut q = access::select::<product::Entity>(actor).filter(product::Column::DeletedAt.is_null());
         if let Some(f) = is_focus {
             q = q.filter(product::Column::IsFocus.eq(f));
         }
@@ -302,7 +289,7 @@ impl MiscQuery {
         let actor = actor(ctx)?;
         let req = page_args(after, before, first, last).resolve(&config(ctx)?.graphql)?;
         let f = filter.unwrap_or_default();
-        let mut q = sales_record::Entity::find().filter(sales_record::Column::CompanyId.eq(actor.company_id));
+        let mut q = access::select::<sales_record::Entity>(actor);
         if let Some(c) = parse_opt_id(f.customer_id.as_ref(), "Customer")? {
             q = q.filter(sales_record::Column::CustomerId.eq(c));
         }
@@ -336,7 +323,7 @@ impl MiscQuery {
         let actor = actor(ctx)?;
         let req = page_args(after, before, first, last).resolve(&config(ctx)?.graphql)?;
         let f = filter.unwrap_or_default();
-        let mut q = target::Entity::find().filter(target::Column::CompanyId.eq(actor.company_id));
+        let mut q = access::select::<target::Entity>(actor);
         if let Some(m) = parse_opt_id(f.member_id.as_ref(), "Member")? {
             q = q.filter(target::Column::MemberId.eq(m));
         }
@@ -364,7 +351,13 @@ impl MiscQuery {
     async fn comment(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Comment> {
         let actor = actor(ctx)?;
         Ok(Comment(
-            find_live::<comment::Entity>(db(ctx)?, actor, parse_id(&id, "Comment")?).await?,
+            find_readable::<comment::Entity>(
+                db(ctx)?,
+                actor,
+                parse_id(&id, "Comment")?,
+                Some(comment::Column::DeletedAt),
+            )
+            .await?,
         ))
     }
 }
@@ -422,14 +415,14 @@ pub struct MiscMutation;
 impl MiscMutation {
     /// Adds a product to the master (admins).
     async fn create_product(&self, ctx: &Context<'_>, input: ProductInput) -> async_graphql::Result<Product> {
-        let actor = actor(ctx)?;
+        let actor = writer(ctx)?;
         let f = input.into_fields();
         Ok(Product(in_txn!(ctx, |txn| catalog::create_product(&txn, actor, f))))
     }
 
     /// Changes a product (admins).
     async fn update_product(&self, ctx: &Context<'_>, id: ID, input: ProductInput) -> async_graphql::Result<Product> {
-        let actor = actor(ctx)?;
+        let actor = writer(ctx)?;
         let id = parse_id(&id, "Product")?;
         let f = input.into_fields();
         Ok(Product(in_txn!(ctx, |txn| catalog::update_product(&txn, actor, id, f))))
@@ -437,7 +430,7 @@ impl MiscMutation {
 
     /// Retires a product (admins); past activities keep showing it.
     async fn delete_product(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<bool> {
-        let actor = actor(ctx)?;
+        let actor = writer(ctx)?;
         let id = parse_id(&id, "Product")?;
         in_txn!(ctx, |txn| catalog::delete_product(&txn, actor, id));
         Ok(true)
@@ -445,7 +438,7 @@ impl MiscMutation {
 
     /// Sets the target of a member or team for a period and metric (managers and admins).
     async fn set_target(&self, ctx: &Context<'_>, input: TargetInput) -> async_graphql::Result<Target> {
-        let actor = actor(ctx)?;
+        let actor = writer(ctx)?;
         let subject = match (
             parse_opt_id(input.member_id.as_ref(), "Member")?,
             parse_opt_id(input.team_id.as_ref(), "Team")?,
@@ -468,7 +461,7 @@ impl MiscMutation {
 
     /// Removes a target (managers and admins).
     async fn delete_target(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<bool> {
-        let actor = actor(ctx)?;
+        let actor = writer(ctx)?;
         let id = parse_id(&id, "Target")?;
         in_txn!(ctx, |txn| plan::delete(&txn, actor, id));
         Ok(true)
@@ -483,7 +476,7 @@ impl MiscMutation {
         body: String,
         parent_id: Option<ID>,
     ) -> async_graphql::Result<Comment> {
-        let actor = actor(ctx)?;
+        let actor = writer(ctx)?;
         let subject_id = parse_id(&subject_id, "Record")?;
         let parent = parse_opt_id(parent_id.as_ref(), "Comment")?;
         Ok(Comment(in_txn!(ctx, |txn| comments::add(
@@ -498,14 +491,14 @@ impl MiscMutation {
 
     /// Edits your comment.
     async fn update_comment(&self, ctx: &Context<'_>, id: ID, body: String) -> async_graphql::Result<Comment> {
-        let actor = actor(ctx)?;
+        let actor = writer(ctx)?;
         let id = parse_id(&id, "Comment")?;
         Ok(Comment(in_txn!(ctx, |txn| comments::edit(&txn, actor, id, &body))))
     }
 
     /// Deletes your comment.
     async fn delete_comment(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<bool> {
-        let actor = actor(ctx)?;
+        let actor = writer(ctx)?;
         let id = parse_id(&id, "Comment")?;
         in_txn!(ctx, |txn| comments::delete(&txn, actor, id));
         Ok(true)

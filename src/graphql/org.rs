@@ -8,14 +8,15 @@ use uuid::Uuid;
 
 use super::{
     connection::{Conn, page_args, parse_id, to_connection, wants_total},
-    context::{actor, config, db, loader},
-    loader::{ById, ListOf, ListRelation, not_deleted, ordered},
+    context::{actor, config, db, loader, writer},
+    loader::{ListOf, ListRelation, not_deleted, ordered, related},
 };
 use crate::{
     auth::TokenKeys,
     error::AppError,
     pagination::{Sort, SortKind, fetch_page},
-    service::{self, Actor, find_live, find_scoped},
+    service::access::{self, find_readable},
+    service::{self, Actor, find_scoped},
 };
 
 /// The company (tenant) the caller belongs to.
@@ -91,15 +92,12 @@ impl Team {
     /// The enclosing team.
     async fn parent(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Team>> {
         let Some(id) = self.0.parent_id else { return Ok(None) };
-        Ok(loader(ctx)?.load_one(ById::<team::Entity>::new(id)).await?.map(Team))
+        Ok(Some(Team(related::<team::Entity>(ctx, id).await?)))
     }
     /// The member who leads the team.
     async fn manager(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Member>> {
         let Some(id) = self.0.manager_id else { return Ok(None) };
-        Ok(loader(ctx)?
-            .load_one(ById::<member::Entity>::new(id))
-            .await?
-            .map(Member))
+        Ok(Some(Member(related::<member::Entity>(ctx, id).await?)))
     }
     /// Direct sub-teams, by name.
     async fn children(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Team>> {
@@ -143,7 +141,7 @@ impl Member {
     /// The member's team.
     async fn team(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Team>> {
         let Some(id) = self.0.team_id else { return Ok(None) };
-        Ok(loader(ctx)?.load_one(ById::<team::Entity>::new(id)).await?.map(Team))
+        Ok(Some(Team(related::<team::Entity>(ctx, id).await?)))
     }
     /// When the member was created.
     async fn created_at(&self) -> DateTime<Utc> {
@@ -181,8 +179,7 @@ pub async fn team_subtree(
     actor: &Actor,
     root: Uuid,
 ) -> Result<Vec<Uuid>, AppError> {
-    let teams: Vec<(Uuid, Option<Uuid>)> = team::Entity::find()
-        .filter(team::Column::CompanyId.eq(actor.company_id))
+    let teams: Vec<(Uuid, Option<Uuid>)> = access::select::<team::Entity>(actor)
         .filter(team::Column::DeletedAt.is_null())
         .select_only_tuple()
         .all(db)
@@ -277,8 +274,7 @@ impl OrgQuery {
     /// Every team of the company, by name (a company has tens, not thousands).
     async fn teams(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Team>> {
         let actor = actor(ctx)?;
-        let rows = team::Entity::find()
-            .filter(team::Column::CompanyId.eq(actor.company_id))
+        let rows = access::select::<team::Entity>(actor)
             .filter(team::Column::DeletedAt.is_null())
             .order_by_asc(team::Column::Name)
             .all(db(ctx)?)
@@ -291,7 +287,8 @@ impl OrgQuery {
     async fn team(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Team> {
         let actor = actor(ctx)?;
         Ok(Team(
-            find_live::<team::Entity>(db(ctx)?, actor, parse_id(&id, "Team")?).await?,
+            find_readable::<team::Entity>(db(ctx)?, actor, parse_id(&id, "Team")?, Some(team::Column::DeletedAt))
+                .await?,
         ))
     }
 
@@ -317,7 +314,7 @@ impl OrgQuery {
         let db = db(ctx)?;
         let req = page_args(after, before, first, last).resolve(&config(ctx)?.graphql)?;
         let f = filter.unwrap_or_default();
-        let mut select = member::Entity::find().filter(member::Column::CompanyId.eq(actor.company_id));
+        let mut select = access::select::<member::Entity>(actor);
         if let Some(team) = &f.team_id {
             select = select.filter(in_team(db, actor, team, member::Column::Id).await?);
         }
@@ -369,7 +366,7 @@ impl OrgMutation {
 
     /// Creates a team (admins only).
     async fn create_team(&self, ctx: &Context<'_>, input: TeamInput) -> async_graphql::Result<Team> {
-        let actor = actor(ctx)?;
+        let actor = writer(ctx)?;
         let input = team_input(&input)?;
         Ok(Team(crate::in_txn!(ctx, |txn| service::catalog::create_team(
             &txn, actor, input
@@ -378,7 +375,7 @@ impl OrgMutation {
 
     /// Renames a team, moves it or changes its manager (admins only).
     async fn update_team(&self, ctx: &Context<'_>, id: ID, input: TeamInput) -> async_graphql::Result<Team> {
-        let actor = actor(ctx)?;
+        let actor = writer(ctx)?;
         let id = parse_id(&id, "Team")?;
         let input = team_input(&input)?;
         Ok(Team(crate::in_txn!(ctx, |txn| service::catalog::update_team(

@@ -7,7 +7,7 @@ use entity::{
     enums::{TaskKind, TaskStatus},
     member, quote, task,
 };
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
+use sea_orm::{ColumnTrait, QueryFilter, sea_query::Expr};
 use uuid::Uuid;
 
 use super::{
@@ -15,18 +15,18 @@ use super::{
     connection::{
         Conn, OrderDirection, child_connection, page_args, parse_id, parse_opt_id, patch, to_connection, wants_total,
     },
-    context::{actor, config, db, loader},
+    context::{actor, config, db, writer},
     customer::Customer,
     deal::{Deal, Quote},
-    loader::{ById, not_deleted},
+    loader::{not_deleted, related},
     org::{Member, in_team, search},
     scalars::Date,
 };
 use crate::{
-    error::AppError,
     in_txn,
     pagination::{ChildQuery, PageArgs, Sort, SortKind, fetch_page},
-    service::{find_live, task as svc},
+    service::access::{self, find_readable},
+    service::task as svc,
 };
 
 /// Today's date for deadlines (UTC).
@@ -81,43 +81,31 @@ impl Task {
     }
     /// Who must do it.
     async fn assignee(&self, ctx: &Context<'_>) -> async_graphql::Result<Member> {
-        let m = loader(ctx)?
-            .load_one(ById::<member::Entity>::new(self.0.assignee_id))
-            .await?;
-        m.map(Member).ok_or_else(|| AppError::NotFound("Member").into())
+        related::<member::Entity>(ctx, self.0.assignee_id).await.map(Member)
     }
     /// Who created it.
     async fn creator(&self, ctx: &Context<'_>) -> async_graphql::Result<Member> {
-        let m = loader(ctx)?
-            .load_one(ById::<member::Entity>::new(self.0.creator_id))
-            .await?;
-        m.map(Member).ok_or_else(|| AppError::NotFound("Member").into())
+        related::<member::Entity>(ctx, self.0.creator_id).await.map(Member)
     }
     /// Linked customer.
     async fn customer(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Customer>> {
         let Some(id) = self.0.customer_id else { return Ok(None) };
-        Ok(loader(ctx)?
-            .load_one(ById::<customer::Entity>::new(id))
-            .await?
-            .map(Customer))
+        Ok(Some(Customer(related::<customer::Entity>(ctx, id).await?)))
     }
     /// Linked deal.
     async fn deal(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Deal>> {
         let Some(id) = self.0.deal_id else { return Ok(None) };
-        Ok(loader(ctx)?.load_one(ById::<deal::Entity>::new(id)).await?.map(Deal))
+        Ok(Some(Deal(related::<deal::Entity>(ctx, id).await?)))
     }
     /// The activity it came from.
     async fn activity(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Activity>> {
         let Some(id) = self.0.activity_id else { return Ok(None) };
-        Ok(loader(ctx)?
-            .load_one(ById::<activity::Entity>::new(id))
-            .await?
-            .map(Activity))
+        Ok(Some(Activity(related::<activity::Entity>(ctx, id).await?)))
     }
     /// Linked quote.
     async fn quote(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Quote>> {
         let Some(id) = self.0.quote_id else { return Ok(None) };
-        Ok(loader(ctx)?.load_one(ById::<quote::Entity>::new(id)).await?.map(Quote))
+        Ok(Some(Quote(related::<quote::Entity>(ctx, id).await?)))
     }
 }
 
@@ -201,7 +189,8 @@ impl TaskQuery {
     async fn task(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Task> {
         let actor = actor(ctx)?;
         Ok(Task(
-            find_live::<task::Entity>(db(ctx)?, actor, parse_id(&id, "Task")?).await?,
+            find_readable::<task::Entity>(db(ctx)?, actor, parse_id(&id, "Task")?, Some(task::Column::DeletedAt))
+                .await?,
         ))
     }
 
@@ -221,9 +210,7 @@ impl TaskQuery {
         let db = db(ctx)?;
         let req = page_args(after, before, first, last).resolve(&config(ctx)?.graphql)?;
         let f = filter.unwrap_or_default();
-        let mut q = task::Entity::find()
-            .filter(task::Column::CompanyId.eq(actor.company_id))
-            .filter(task::Column::DeletedAt.is_null());
+        let mut q = access::select::<task::Entity>(actor).filter(task::Column::DeletedAt.is_null());
         if let Some(m) = parse_opt_id(f.assignee_id.as_ref(), "Member")? {
             q = q.filter(task::Column::AssigneeId.eq(m));
         }
@@ -328,7 +315,7 @@ pub struct TaskMutation;
 impl TaskMutation {
     /// Creates a task, from scratch or from an activity, deal or quote.
     async fn create_task(&self, ctx: &Context<'_>, input: CreateTaskInput) -> async_graphql::Result<Task> {
-        let actor = actor(ctx)?;
+        let actor = writer(ctx)?;
         let f = svc::NewTask {
             title: input.title,
             description: input.description,
@@ -345,7 +332,7 @@ impl TaskMutation {
 
     /// Changes a task's title, description, kind or deadline.
     async fn update_task(&self, ctx: &Context<'_>, input: UpdateTaskInput) -> async_graphql::Result<Task> {
-        let actor = actor(ctx)?;
+        let actor = writer(ctx)?;
         let id = parse_id(&input.id, "Task")?;
         let p = svc::TaskPatch {
             title: input.title,
@@ -379,7 +366,7 @@ impl TaskMutation {
         version: i32,
         assignee_id: ID,
     ) -> async_graphql::Result<Task> {
-        let actor = actor(ctx)?;
+        let actor = writer(ctx)?;
         let (id, assignee) = (parse_id(&id, "Task")?, parse_id(&assignee_id, "Member")?);
         Ok(Task(in_txn!(ctx, |txn| svc::reassign(
             &txn, actor, id, version, assignee
@@ -388,7 +375,7 @@ impl TaskMutation {
 
     /// Soft-deletes a task.
     async fn delete_task(&self, ctx: &Context<'_>, id: ID, version: i32) -> async_graphql::Result<Task> {
-        let actor = actor(ctx)?;
+        let actor = writer(ctx)?;
         let id = parse_id(&id, "Task")?;
         Ok(Task(in_txn!(ctx, |txn| svc::delete(&txn, actor, id, version))))
     }
@@ -402,7 +389,7 @@ impl TaskMutation {
         version: i32,
         status: TaskStatus,
     ) -> async_graphql::Result<Task> {
-        let actor = actor(ctx)?;
+        let actor = writer(ctx)?;
         let id = parse_id(&id, "Task")?;
         Ok(Task(in_txn!(ctx, |txn| svc::set_status(
             &txn, actor, id, version, status

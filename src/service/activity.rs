@@ -13,7 +13,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::{
-    Actor, catalog::active_member, customer::Patch, delete_versioned, ensure_all, find_live, find_scoped,
+    Actor, access, catalog::active_member, customer::Patch, delete_versioned, ensure_all, find_live, find_scoped,
     insert_audited, new_id, now, update_versioned, validate,
 };
 use crate::error::{AppError, AppResult};
@@ -121,7 +121,7 @@ async fn check_deal(
     customer_id: Uuid,
 ) -> AppResult<()> {
     if let Some(id) = deal_id {
-        let d = find_live::<deal::Entity>(db, actor, id).await?;
+        let d = access::find_readable::<deal::Entity>(db, actor, id, Some(deal::Column::DeletedAt)).await?;
         if d.customer_id != customer_id {
             return Err(AppError::bad("`dealId` is a deal of another customer"));
         }
@@ -275,9 +275,10 @@ pub async fn create(
 ) -> AppResult<activity::Model> {
     let member = f.member_id.unwrap_or(actor.member_id);
     if member != actor.member_id {
+        actor.require_answers_for(member, "record activities")?;
         active_member(db, actor, member).await?;
     }
-    find_live::<customer::Entity>(db, actor, f.customer_id).await?;
+    access::find_readable::<customer::Entity>(db, actor, f.customer_id, Some(customer::Column::DeletedAt)).await?;
     check_deal(db, actor, f.deal_id, f.customer_id).await?;
     let reactions = check_details(db, actor, f.customer_id, &f.details).await?;
     let done_at = match f.status {
@@ -340,6 +341,7 @@ pub async fn update(
     p: ActivityPatch,
 ) -> AppResult<activity::Model> {
     let before = find_live::<activity::Entity>(db, actor, id).await?;
+    access::can_edit_activity(actor, &before)?;
     let mut am = before.clone().into_active_model();
     if let Some(k) = p.kind {
         am.kind = Set(k);
@@ -408,6 +410,7 @@ pub async fn complete(
     daily_report_id: Option<Uuid>,
 ) -> AppResult<activity::Model> {
     let before = find_live::<activity::Entity>(db, actor, id).await?;
+    access::can_edit_activity(actor, &before)?;
     if before.status != ActivityStatus::Planned {
         return Err(AppError::bad("only a PLANNED activity can be completed"));
     }
@@ -449,6 +452,7 @@ pub async fn complete(
 /// Cancels a planned activity.
 pub async fn cancel(db: &impl ConnectionTrait, actor: &Actor, id: Uuid, version: i32) -> AppResult<activity::Model> {
     let before = find_live::<activity::Entity>(db, actor, id).await?;
+    access::can_edit_activity(actor, &before)?;
     if before.status != ActivityStatus::Planned {
         return Err(AppError::bad("only a PLANNED activity can be cancelled"));
     }
@@ -460,6 +464,7 @@ pub async fn cancel(db: &impl ConnectionTrait, actor: &Actor, id: Uuid, version:
 /// Soft-deletes an activity (the customer's last contact is recomputed).
 pub async fn delete(db: &impl ConnectionTrait, actor: &Actor, id: Uuid, version: i32) -> AppResult<activity::Model> {
     let before = find_live::<activity::Entity>(db, actor, id).await?;
+    access::can_edit_activity(actor, &before)?;
     let after = delete_versioned::<activity::Entity, activity::ActiveModel>(db, actor, &before, version).await?;
     if before.status == ActivityStatus::Done {
         refresh_last_contact(db, before.customer_id, before.deal_id).await?;

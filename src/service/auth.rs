@@ -57,14 +57,28 @@ pub async fn login(db: &impl ConnectionTrait, keys: &TokenKeys, email: &str, pas
 pub async fn actor_for(db: &impl ConnectionTrait, claims: &Claims) -> AppResult<Actor> {
     let member = member::Entity::find_by_id(claims.sub).one(db).await?;
     match member {
-        Some(m) if m.active && m.company_id == claims.cid && m.token_version == claims.tv => Ok(Actor {
-            member_id: m.id,
-            company_id: m.company_id,
-            role: m.role,
-            team_id: m.team_id,
-        }),
+        Some(m) if m.active && m.company_id == claims.cid && m.token_version == claims.tv => {
+            actor_of(db, &m, None).await
+        }
         _ => Err(AppError::Unauthenticated(
             "this token is no longer valid; log in again".into(),
         )),
     }
+}
+
+/// The actor for a member (and the API key acting as them, if any).
+pub async fn actor_of(
+    db: &impl ConnectionTrait,
+    m: &member::Model,
+    api_key: Option<(uuid::Uuid, super::access::ApiKeyScope)>,
+) -> AppResult<Actor> {
+    let reach = super::access::reach(db, m).await?;
+    Ok(Actor {
+        member_id: m.id,
+        company_id: m.company_id,
+        role: m.role,
+        team_id: m.team_id,
+        api_key,
+        reach: std::sync::Arc::new(reach),
+    })
 }

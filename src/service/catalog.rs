@@ -1,18 +1,11 @@
 //! Reference data of a company: teams, customer groups, products.
 
-use entity::{customer_group, enums::Role, member, product, team};
+use entity::{customer_group, member, product, team};
 use sea_orm::{ConnectionTrait, IntoActiveModel, Set};
 use uuid::Uuid;
 
 use super::{Actor, delete_soft, find_live, find_member, insert_audited, new_id, now, update_audited, validate};
 use crate::error::{AppError, AppResult};
-
-fn require_admin(actor: &Actor, what: &str) -> AppResult<()> {
-    if actor.role != Role::Admin {
-        return Err(AppError::Forbidden(format!("only admins can {what}")));
-    }
-    Ok(())
-}
 
 /// Fields of a team.
 pub struct TeamFields {
@@ -37,7 +30,7 @@ async fn check_team_refs(db: &impl ConnectionTrait, actor: &Actor, f: &TeamField
 
 /// Creates a team.
 pub async fn create_team(db: &impl ConnectionTrait, actor: &Actor, f: TeamFields) -> AppResult<team::Model> {
-    require_admin(actor, "create teams")?;
+    actor.require_admin("create teams")?;
     let name = check_team_refs(db, actor, &f).await?;
     let t = now();
     let am = team::ActiveModel {
@@ -55,7 +48,7 @@ pub async fn create_team(db: &impl ConnectionTrait, actor: &Actor, f: TeamFields
 
 /// Updates a team; refuses to make a team its own ancestor.
 pub async fn update_team(db: &impl ConnectionTrait, actor: &Actor, id: Uuid, f: TeamFields) -> AppResult<team::Model> {
-    require_admin(actor, "change teams")?;
+    actor.require_admin("change teams")?;
     let before = find_live::<team::Entity>(db, actor, id).await?;
     let name = check_team_refs(db, actor, &f).await?;
     if let Some(parent) = f.parent_id {
@@ -106,6 +99,7 @@ pub async fn update_group(
     id: Uuid,
     f: GroupFields,
 ) -> AppResult<customer_group::Model> {
+    actor.require_admin("maintain customer groups")?;
     let before = find_live::<customer_group::Entity>(db, actor, id).await?;
     let mut am = before.clone().into_active_model();
     am.name = Set(validate::text("name", &f.name, 200)?);
@@ -116,6 +110,7 @@ pub async fn update_group(
 
 /// Soft-deletes a customer group (its customers keep their history).
 pub async fn delete_group(db: &impl ConnectionTrait, actor: &Actor, id: Uuid) -> AppResult<()> {
+    actor.require_admin("maintain customer groups")?;
     delete_soft::<customer_group::Entity>(db, actor, id).await
 }
 
@@ -150,7 +145,7 @@ impl ProductFields {
 
 /// Creates a product (admins maintain the product master).
 pub async fn create_product(db: &impl ConnectionTrait, actor: &Actor, f: ProductFields) -> AppResult<product::Model> {
-    require_admin(actor, "maintain products")?;
+    actor.require_admin("maintain products")?;
     let f = f.validated()?;
     let t = now();
     let am = product::ActiveModel {
@@ -175,7 +170,7 @@ pub async fn update_product(
     id: Uuid,
     f: ProductFields,
 ) -> AppResult<product::Model> {
-    require_admin(actor, "maintain products")?;
+    actor.require_admin("maintain products")?;
     let before = find_live::<product::Entity>(db, actor, id).await?;
     let f = f.validated()?;
     let mut am = before.clone().into_active_model();
@@ -190,7 +185,7 @@ pub async fn update_product(
 
 /// Soft-deletes a product.
 pub async fn delete_product(db: &impl ConnectionTrait, actor: &Actor, id: Uuid) -> AppResult<()> {
-    require_admin(actor, "maintain products")?;
+    actor.require_admin("maintain products")?;
     delete_soft::<product::Entity>(db, actor, id).await
 }
 

@@ -4,7 +4,9 @@ use entity::{activity, comment, customer, daily_report, deal, enums::CommentSubj
 use sea_orm::{ConnectionTrait, IntoActiveModel, Set};
 use uuid::Uuid;
 
-use super::{Actor, delete_soft, find_live, find_scoped, insert_audited, new_id, now, update_audited, validate};
+use super::{
+    Actor, access::find_readable, delete_soft, find_live, insert_audited, new_id, now, update_audited, validate,
+};
 use crate::error::{AppError, AppResult};
 
 /// Longest comment, in characters.
@@ -12,10 +14,18 @@ const MAX_BODY: usize = 20_000;
 
 async fn check_subject(db: &impl ConnectionTrait, actor: &Actor, kind: CommentSubject, id: Uuid) -> AppResult<()> {
     match kind {
-        CommentSubject::DailyReport => find_scoped::<daily_report::Entity>(db, actor, id).await.map(drop),
-        CommentSubject::Deal => find_live::<deal::Entity>(db, actor, id).await.map(drop),
-        CommentSubject::Activity => find_live::<activity::Entity>(db, actor, id).await.map(drop),
-        CommentSubject::Customer => find_live::<customer::Entity>(db, actor, id).await.map(drop),
+        CommentSubject::DailyReport => find_readable::<daily_report::Entity>(db, actor, id, None)
+            .await
+            .map(drop),
+        CommentSubject::Deal => find_readable::<deal::Entity>(db, actor, id, Some(deal::Column::DeletedAt))
+            .await
+            .map(drop),
+        CommentSubject::Activity => find_readable::<activity::Entity>(db, actor, id, Some(activity::Column::DeletedAt))
+            .await
+            .map(drop),
+        CommentSubject::Customer => find_readable::<customer::Entity>(db, actor, id, Some(customer::Column::DeletedAt))
+            .await
+            .map(drop),
     }
 }
 

@@ -7,7 +7,8 @@ use serde_json::Value as Json;
 use uuid::Uuid;
 
 use super::{
-    Actor, catalog::active_member, delete_versioned, find_live, insert_audited, new_id, now, update_versioned, validate,
+    Actor, access, catalog::active_member, delete_versioned, find_live, insert_audited, new_id, now, update_versioned,
+    validate,
 };
 use crate::error::{AppError, AppResult};
 
@@ -94,6 +95,7 @@ async fn check_group(db: &impl ConnectionTrait, actor: &Actor, group: Option<Uui
 /// Creates a customer.
 pub async fn create(db: &impl ConnectionTrait, actor: &Actor, f: NewCustomer) -> AppResult<customer::Model> {
     let owner = f.owner_id.unwrap_or(actor.member_id);
+    actor.require_answers_for(owner, "create customers")?;
     active_member(db, actor, owner).await?;
     check_group(db, actor, f.group_id).await?;
     let t = now();
@@ -130,6 +132,7 @@ pub async fn update(
     p: CustomerPatch,
 ) -> AppResult<customer::Model> {
     let before = find_live::<customer::Entity>(db, actor, id).await?;
+    access::can_edit_customer(actor, &before)?;
     let mut am = before.clone().into_active_model();
     if let Some(name) = p.name {
         am.name = Set(validate::text("name", &name, 200)?);
@@ -175,6 +178,7 @@ pub async fn update(
 /// Soft-deletes a customer; its history stays.
 pub async fn delete(db: &impl ConnectionTrait, actor: &Actor, id: Uuid, version: i32) -> AppResult<customer::Model> {
     let before = find_live::<customer::Entity>(db, actor, id).await?;
+    access::can_edit_customer(actor, &before)?;
     delete_versioned::<customer::Entity, customer::ActiveModel>(db, actor, &before, version).await
 }
 
@@ -203,7 +207,7 @@ pub async fn create_contact(
     customer_id: Uuid,
     f: ContactFields,
 ) -> AppResult<contact::Model> {
-    find_live::<customer::Entity>(db, actor, customer_id).await?;
+    access::find_readable::<customer::Entity>(db, actor, customer_id, Some(customer::Column::DeletedAt)).await?;
     let name = f.name.ok_or_else(|| AppError::bad("`name` must not be empty"))?;
     let t = now();
     let flat = |p: Patch<String>| p.flatten();
@@ -234,7 +238,7 @@ pub async fn update_contact(
     version: i32,
     f: ContactFields,
 ) -> AppResult<contact::Model> {
-    let before = find_live::<contact::Entity>(db, actor, id).await?;
+    let before = access::find_readable::<contact::Entity>(db, actor, id, Some(contact::Column::DeletedAt)).await?;
     let mut am = before.clone().into_active_model();
     if let Some(name) = f.name {
         am.name = Set(validate::text("name", &name, 200)?);
@@ -268,6 +272,8 @@ pub async fn delete_contact(
     version: i32,
 ) -> AppResult<contact::Model> {
     let before = find_live::<contact::Entity>(db, actor, id).await?;
+    let customer = find_live::<customer::Entity>(db, actor, before.customer_id).await?;
+    access::can_edit_customer(actor, &customer)?;
     delete_versioned::<contact::Entity, contact::ActiveModel>(db, actor, &before, version).await
 }
 
@@ -293,6 +299,7 @@ pub async fn record_touchpoint(
     actor: &Actor,
     f: NewTouchpoint,
 ) -> AppResult<touchpoint::Model> {
+    actor.require_admin("record touchpoints (they are imported from other systems)")?;
     find_live::<customer::Entity>(db, actor, f.customer_id).await?;
     if let Some(contact_id) = f.contact_id {
         let c = find_live::<contact::Entity>(db, actor, contact_id).await?;

@@ -10,8 +10,8 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoA
 use uuid::Uuid;
 
 use super::{
-    Actor, audit, catalog::active_member, customer::Patch, delete_versioned, find_live, insert_audited, new_id, now,
-    table_name, update_versioned, validate,
+    Actor, access, audit, catalog::active_member, customer::Patch, delete_versioned, find_live, insert_audited, new_id,
+    now, table_name, update_versioned, validate,
 };
 use crate::error::{AppError, AppResult};
 
@@ -60,8 +60,9 @@ fn amount(v: Option<i64>) -> AppResult<Option<i64>> {
 
 /// Creates an open deal in its first stage, with the owner as a deal member.
 pub async fn create(db: &impl ConnectionTrait, actor: &Actor, f: NewDeal) -> AppResult<deal::Model> {
-    find_live::<customer::Entity>(db, actor, f.customer_id).await?;
+    access::find_readable::<customer::Entity>(db, actor, f.customer_id, Some(customer::Column::DeletedAt)).await?;
     let owner = f.owner_id.unwrap_or(actor.member_id);
+    actor.require_answers_for(owner, "create deals")?;
     active_member(db, actor, owner).await?;
     let stage = validate::key("stage", &f.stage)?;
     let t = now();
@@ -125,6 +126,7 @@ pub async fn update(
     p: DealPatch,
 ) -> AppResult<deal::Model> {
     let before = find_live::<deal::Entity>(db, actor, id).await?;
+    access::can_edit_deal(db, actor, &before).await?;
     let mut am = before.clone().into_active_model();
     if let Some(name) = p.name {
         am.name = Set(validate::text("name", &name, 200)?);
@@ -161,6 +163,7 @@ pub async fn move_stage(
     stage: &str,
 ) -> AppResult<deal::Model> {
     let before = find_live::<deal::Entity>(db, actor, id).await?;
+    access::can_edit_deal(db, actor, &before).await?;
     let stage = validate::key("stage", stage)?;
     if before.status != DealStatus::Open {
         return Err(AppError::bad("the deal is closed; reopen it before moving it"));
@@ -187,6 +190,7 @@ pub async fn close(
     stage: Option<String>,
 ) -> AppResult<deal::Model> {
     let before = find_live::<deal::Entity>(db, actor, id).await?;
+    access::can_edit_deal(db, actor, &before).await?;
     if before.status != DealStatus::Open {
         return Err(AppError::bad("the deal is already closed"));
     }
@@ -227,6 +231,7 @@ pub async fn reopen(
     stage: &str,
 ) -> AppResult<deal::Model> {
     let before = find_live::<deal::Entity>(db, actor, id).await?;
+    access::can_edit_deal(db, actor, &before).await?;
     if before.status == DealStatus::Open {
         return Err(AppError::bad("the deal is already open"));
     }
@@ -250,6 +255,7 @@ pub async fn reopen(
 /// Soft-deletes a deal.
 pub async fn delete(db: &impl ConnectionTrait, actor: &Actor, id: Uuid, version: i32) -> AppResult<deal::Model> {
     let before = find_live::<deal::Entity>(db, actor, id).await?;
+    access::can_edit_deal(db, actor, &before).await?;
     delete_versioned::<deal::Entity, deal::ActiveModel>(db, actor, &before, version).await
 }
 
@@ -301,7 +307,8 @@ pub async fn add_member(
     member_id: Uuid,
     role: Option<String>,
 ) -> AppResult<deal_member::Model> {
-    find_live::<deal::Entity>(db, actor, deal_id).await?;
+    let deal = find_live::<deal::Entity>(db, actor, deal_id).await?;
+    access::can_edit_deal(db, actor, &deal).await?;
     if deal_member::Entity::find_by_id((deal_id, member_id))
         .one(db)
         .await?
@@ -315,6 +322,7 @@ pub async fn add_member(
 /// Removes a member from a deal's team (not the owner).
 pub async fn remove_member(db: &impl ConnectionTrait, actor: &Actor, deal_id: Uuid, member_id: Uuid) -> AppResult<()> {
     let deal = find_live::<deal::Entity>(db, actor, deal_id).await?;
+    access::can_edit_deal(db, actor, &deal).await?;
     if deal.owner_id == member_id {
         return Err(AppError::bad("the owner stays on the deal; change the owner first"));
     }
@@ -362,7 +370,8 @@ pub async fn create_quote(
     deal_id: Uuid,
     f: QuoteFields,
 ) -> AppResult<quote::Model> {
-    find_live::<deal::Entity>(db, actor, deal_id).await?;
+    let deal = find_live::<deal::Entity>(db, actor, deal_id).await?;
+    access::can_edit_deal(db, actor, &deal).await?;
     let title = f.title.ok_or_else(|| AppError::bad("`title` must not be empty"))?;
     let amount = f.amount.ok_or_else(|| AppError::bad("`amount` is required"))?;
     let (issued_on, valid_until) = (f.issued_on.flatten(), f.valid_until.flatten());
@@ -404,6 +413,8 @@ pub async fn update_quote(
     f: QuoteFields,
 ) -> AppResult<quote::Model> {
     let before = find_live::<quote::Entity>(db, actor, id).await?;
+    let deal = find_live::<deal::Entity>(db, actor, before.deal_id).await?;
+    access::can_edit_deal(db, actor, &deal).await?;
     let mut am = before.clone().into_active_model();
     if let Some(t) = f.title {
         am.title = Set(validate::text("title", &t, 200)?);
@@ -428,5 +439,7 @@ pub async fn update_quote(
 /// Soft-deletes a quote.
 pub async fn delete_quote(db: &impl ConnectionTrait, actor: &Actor, id: Uuid, version: i32) -> AppResult<quote::Model> {
     let before = find_live::<quote::Entity>(db, actor, id).await?;
+    let deal = find_live::<deal::Entity>(db, actor, before.deal_id).await?;
+    access::can_edit_deal(db, actor, &deal).await?;
     delete_versioned::<quote::Entity, quote::ActiveModel>(db, actor, &before, version).await
 }

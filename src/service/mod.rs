@@ -2,6 +2,7 @@
 //! ConnectionTrait`, so the same code runs inside a mutation's transaction or
 //! on the pool, and never see GraphQL types.
 
+pub mod access;
 pub mod activity;
 pub mod audit;
 pub mod auth;
@@ -38,6 +39,11 @@ pub struct Actor {
     pub role: Role,
     /// The member's team.
     pub team_id: Option<Uuid>,
+    /// Set when the request came with an API key: its id and scope. The key
+    /// acts as the admin who created it; the audit log names the key.
+    pub api_key: Option<(Uuid, access::ApiKeyScope)>,
+    /// Teams and members the actor answers for, computed once per request.
+    pub reach: std::sync::Arc<access::Reach>,
 }
 
 /// The current time, at the microsecond precision both databases store.

@@ -23,6 +23,21 @@ pub enum Subject {
     Team(Uuid),
 }
 
+/// Managers set targets for the members and teams they lead; admins for anyone.
+fn require_leads(actor: &Actor, subject: Subject) -> AppResult<()> {
+    let leads = match subject {
+        Subject::Member(m) => actor.answers_for(m),
+        Subject::Team(t) => actor.is_admin() || actor.reach.led_teams.contains(&t),
+    };
+    if leads {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden(
+            "you can only set targets for the teams you lead and their members".into(),
+        ))
+    }
+}
+
 /// Checks that `start` is the first day of a `kind` period.
 pub fn check_period(kind: PeriodKind, start: NaiveDate) -> AppResult<()> {
     let ok = match kind {
@@ -59,6 +74,7 @@ pub async fn set(
     if actor.role == Role::Rep {
         return Err(AppError::Forbidden("only managers and admins set targets".into()));
     }
+    require_leads(actor, subject)?;
     check_period(kind, start)?;
     let metric = validate::key("metric", metric)?;
     let value = validate::non_negative("value", value)?;
@@ -114,6 +130,12 @@ pub async fn delete(db: &impl ConnectionTrait, actor: &Actor, id: Uuid) -> AppRe
         return Err(AppError::Forbidden("only managers and admins set targets".into()));
     }
     let before = find_scoped::<target::Entity>(db, actor, id).await?;
+    let subject = match (before.member_id, before.team_id) {
+        (Some(m), _) => Subject::Member(m),
+        (_, Some(t)) => Subject::Team(t),
+        _ => return Err(AppError::Internal("target without member or team".into())),
+    };
+    require_leads(actor, subject)?;
     target::Entity::delete_by_id(id).exec(db).await?;
     audit::record(
         db,

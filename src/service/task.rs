@@ -10,7 +10,7 @@ use sea_orm::{ConnectionTrait, IntoActiveModel, Set};
 use uuid::Uuid;
 
 use super::{
-    Actor, catalog::active_member, customer::Patch, delete_versioned, find_live, insert_audited, new_id, now,
+    Actor, access, catalog::active_member, customer::Patch, delete_versioned, find_live, insert_audited, new_id, now,
     update_versioned, validate,
 };
 use crate::error::{AppError, AppResult};
@@ -59,7 +59,7 @@ fn mismatch(what: &str) -> AppError {
 pub async fn create(db: &impl ConnectionTrait, actor: &Actor, f: NewTask) -> AppResult<task::Model> {
     let (mut customer_id, mut deal_id) = (f.customer_id, f.deal_id);
     if let Some(id) = f.activity_id {
-        let a = find_live::<activity::Entity>(db, actor, id).await?;
+        let a = access::find_readable::<activity::Entity>(db, actor, id, Some(activity::Column::DeletedAt)).await?;
         if customer_id.is_some_and(|c| c != a.customer_id) {
             return Err(mismatch("`customerId` is not the activity's customer"));
         }
@@ -70,21 +70,21 @@ pub async fn create(db: &impl ConnectionTrait, actor: &Actor, f: NewTask) -> App
         deal_id = deal_id.or(a.deal_id);
     }
     if let Some(id) = f.quote_id {
-        let q = find_live::<quote::Entity>(db, actor, id).await?;
+        let q = access::find_readable::<quote::Entity>(db, actor, id, Some(quote::Column::DeletedAt)).await?;
         if deal_id.is_some_and(|d| d != q.deal_id) {
             return Err(mismatch("`dealId` is not the quote's deal"));
         }
         deal_id = Some(q.deal_id);
     }
     if let Some(id) = deal_id {
-        let d = find_live::<deal::Entity>(db, actor, id).await?;
+        let d = access::find_readable::<deal::Entity>(db, actor, id, Some(deal::Column::DeletedAt)).await?;
         if customer_id.is_some_and(|c| c != d.customer_id) {
             return Err(mismatch("`customerId` is not the deal's customer"));
         }
         customer_id = Some(d.customer_id);
     }
     if let Some(id) = customer_id {
-        find_live::<customer::Entity>(db, actor, id).await?;
+        access::find_readable::<customer::Entity>(db, actor, id, Some(customer::Column::DeletedAt)).await?;
     }
     let assignee = f.assignee_id.unwrap_or(actor.member_id);
     active_member(db, actor, assignee).await?;
@@ -126,6 +126,7 @@ pub async fn update(
     p: TaskPatch,
 ) -> AppResult<task::Model> {
     let before = find_live::<task::Entity>(db, actor, id).await?;
+    access::can_edit_task(actor, &before)?;
     let mut am = before.clone().into_active_model();
     if let Some(t) = p.title {
         am.title = Set(validate::text("title", &t, 200)?);
@@ -151,6 +152,7 @@ pub async fn set_status(
     status: TaskStatus,
 ) -> AppResult<task::Model> {
     let before = find_live::<task::Entity>(db, actor, id).await?;
+    access::can_edit_task(actor, &before)?;
     if before.status == status {
         return Err(AppError::bad(format!("the task is already {}", status.as_str())));
     }
@@ -174,6 +176,7 @@ pub async fn reassign(
     assignee: Uuid,
 ) -> AppResult<task::Model> {
     let before = find_live::<task::Entity>(db, actor, id).await?;
+    access::can_edit_task(actor, &before)?;
     active_member(db, actor, assignee).await?;
     let mut am = before.clone().into_active_model();
     am.assignee_id = Set(assignee);
@@ -183,5 +186,6 @@ pub async fn reassign(
 /// Soft-deletes a task.
 pub async fn delete(db: &impl ConnectionTrait, actor: &Actor, id: Uuid, version: i32) -> AppResult<task::Model> {
     let before = find_live::<task::Entity>(db, actor, id).await?;
+    access::can_edit_task(actor, &before)?;
     delete_versioned::<task::Entity, task::ActiveModel>(db, actor, &before, version).await
 }

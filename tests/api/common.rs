@@ -28,7 +28,8 @@ pub struct TestApp {
     sqlite_file: Option<PathBuf>,
 }
 
-/// A company with one member of each role, signed in.
+/// A company with one member of each role, signed in; the manager leads
+/// the team the rep is in.
 pub struct Tenant {
     #[allow(dead_code)]
     pub company_id: Uuid,
@@ -180,14 +181,29 @@ impl TestApp {
         .await
         .expect("company");
         let hash = sfa::auth::hash_password("pw-123456").expect("hash");
+        // One team, led by the manager, with the manager and the rep in it.
+        let team_id = Uuid::now_v7();
+        let ids: Vec<Uuid> = (0..3).map(|_| Uuid::now_v7()).collect();
+        entity::team::ActiveModel {
+            id: Set(team_id),
+            company_id: Set(company_id),
+            parent_id: Set(None),
+            name: Set(format!("{slug} sales")),
+            manager_id: Set(Some(ids[1])),
+            created_at: Set(now),
+            updated_at: Set(now),
+            deleted_at: Set(None),
+        }
+        .insert(&self.db)
+        .await
+        .expect("team");
         let mut sessions = Vec::new();
-        for role in [Role::Admin, Role::Manager, Role::Rep] {
-            let id = Uuid::now_v7();
+        for (role, id) in [Role::Admin, Role::Manager, Role::Rep].into_iter().zip(ids) {
             let email = format!("{}@{slug}.test", role.as_str());
             member::ActiveModel {
                 id: Set(id),
                 company_id: Set(company_id),
-                team_id: Set(None),
+                team_id: Set((role != Role::Admin).then_some(team_id)),
                 email: Set(email.clone()),
                 name: Set(format!("{} of {slug}", role.as_str())),
                 role: Set(role),
