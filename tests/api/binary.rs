@@ -65,6 +65,11 @@ async fn serve_demo_answers_the_readme_query_and_stops_on_sigterm() {
             .iter()
             .all(|d| d["customer"]["name"].is_string() && d["owner"]["name"].is_string())
     );
+    let too_many = gql(Some(token_copy), "{ customers(first: 11) { totalCount } }").await;
+    assert_eq!(
+        too_many["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+        "the config file's page size applies"
+    );
 
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
