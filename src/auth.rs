@@ -55,7 +55,17 @@ impl TokenKeys {
 
     /// Issues a token for a member; returns it with its expiry.
     pub fn issue(&self, member: Uuid, company: Uuid, token_version: i32) -> (String, DateTime<Utc>) {
-        let expires = Utc::now() + self.ttl;
+        self.issue_until(member, company, token_version, Utc::now() + self.ttl)
+    }
+
+    /// Issues a token that expires at `expires`.
+    pub fn issue_until(
+        &self,
+        member: Uuid,
+        company: Uuid,
+        token_version: i32,
+        expires: DateTime<Utc>,
+    ) -> (String, DateTime<Utc>) {
         let claims = Claims {
             sub: member,
             cid: company,

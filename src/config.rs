@@ -30,6 +30,19 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// Requests running longer than this are cut off, in seconds.
     pub request_timeout_secs: u64,
+    /// `development` (the default) or `production`: decides defaults such as introspection.
+    pub environment: Environment,
+}
+
+/// Where the server runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Environment {
+    /// A developer's machine: introspection and suggestions on.
+    #[default]
+    Development,
+    /// A real deployment: introspection and suggestions off unless enabled.
+    Production,
 }
 
 /// Login tokens.
@@ -41,6 +54,10 @@ pub struct AuthConfig {
     pub secret: Option<String>,
     /// Lifetime of a login token, in hours.
     pub token_ttl_hours: i64,
+    /// Failed logins allowed per e-mail within `login_window_minutes`.
+    pub max_failed_logins: u32,
+    /// Window of the failed-login count, in minutes.
+    pub login_window_minutes: i64,
 }
 
 /// GraphQL endpoint limits.
@@ -53,8 +70,18 @@ pub struct GraphqlConfig {
     pub default_page_size: u32,
     /// Maximum nesting depth of a query.
     pub max_depth: usize,
-    /// Maximum complexity of a query.
+    /// Maximum complexity of a query; a connection costs its page size times its fields.
     pub max_complexity: usize,
+    /// Maximum aliases in one query.
+    pub max_aliases: usize,
+    /// Maximum fields selected in one query (fragments counted once).
+    pub max_fields: usize,
+    /// Maximum length of the query text, in bytes.
+    pub max_query_bytes: usize,
+    /// Schema introspection; default: on in development, off in production.
+    pub introspection: Option<bool>,
+    /// "Did you mean …" suggestions in errors; default: on in development, off in production.
+    pub suggestions: Option<bool>,
 }
 
 impl Default for Config {
@@ -68,6 +95,7 @@ impl Default for Config {
             graphql: GraphqlConfig::default(),
             max_body_bytes: 1024 * 1024 + 64 * 1024,
             request_timeout_secs: 30,
+            environment: Environment::Development,
         }
     }
 }
@@ -77,6 +105,8 @@ impl Default for AuthConfig {
         Self {
             secret: None,
             token_ttl_hours: 24 * 7,
+            max_failed_logins: 5,
+            login_window_minutes: 15,
         }
     }
 }
@@ -87,7 +117,12 @@ impl Default for GraphqlConfig {
             max_page_size: 100,
             default_page_size: 20,
             max_depth: 12,
-            max_complexity: 20_000,
+            max_complexity: 50_000,
+            max_aliases: 30,
+            max_fields: 500,
+            max_query_bytes: 32 * 1024,
+            introspection: None,
+            suggestions: None,
         }
     }
 }

@@ -23,6 +23,8 @@ pub enum AppError {
     Forbidden(String),
     /// The record changed since the caller read it, or a unique value is taken.
     Conflict(String),
+    /// A limit was hit (query depth, login attempts…); the code names it.
+    Limited(&'static str, String),
     /// A database failure the caller cannot fix.
     Db(DbErr),
     /// Any other failure the caller cannot fix.
@@ -38,6 +40,7 @@ impl AppError {
             Self::Unauthenticated(_) => "UNAUTHENTICATED",
             Self::Forbidden(_) => "FORBIDDEN",
             Self::Conflict(_) => "CONFLICT",
+            Self::Limited(code, _) => code,
             Self::Db(e) if is_unique_violation(e) => "CONFLICT",
             Self::Db(_) | Self::Internal(_) => "INTERNAL",
         }
@@ -46,7 +49,11 @@ impl AppError {
     /// The full message, for logs.
     pub fn message(&self) -> String {
         match self {
-            Self::BadInput(m) | Self::Unauthenticated(m) | Self::Forbidden(m) | Self::Conflict(m) => m.clone(),
+            Self::BadInput(m)
+            | Self::Unauthenticated(m)
+            | Self::Forbidden(m)
+            | Self::Conflict(m)
+            | Self::Limited(_, m) => m.clone(),
             Self::NotFound(what) => format!("{what} not found"),
             Self::Db(e) => format!("database error: {e}"),
             Self::Internal(m) => format!("internal error: {m}"),

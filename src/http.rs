@@ -16,7 +16,7 @@ use tower_http::{catch_panic::CatchPanicLayer, limit::RequestBodyLimitLayer, tim
 
 use crate::{
     error::AppError,
-    graphql::{batch::LoadQueue, loader::AppLoader},
+    graphql::{batch::LoadQueue, limits, loader::AppLoader},
     service,
     state::AppState,
 };
@@ -30,8 +30,8 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .with_state(state)
         .layer(RequestBodyLimitLayer::new(body_limit))
-        .layer(axum::middleware::map_response(json_limit_errors))
         .layer(TimeoutLayer::with_status_code(StatusCode::GATEWAY_TIMEOUT, timeout))
+        .layer(axum::middleware::map_response(json_limit_errors))
         .layer(CatchPanicLayer::custom(|_| {
             // A panic is a bug; the client still gets a GraphQL-shaped error.
             tracing::error!("panic while serving a request");
@@ -95,10 +95,8 @@ async fn graphql(
     for error in &mut response.errors {
         let has_code = error.extensions.as_ref().is_some_and(|ext| ext.get("code").is_some());
         if !has_code {
-            error
-                .extensions
-                .get_or_insert_with(Default::default)
-                .set("code", "BAD_USER_INPUT");
+            let code = limits::code_of_builtin(&error.message).unwrap_or("BAD_USER_INPUT");
+            error.extensions.get_or_insert_with(Default::default).set("code", code);
         }
     }
     GraphQLResponse::from(response).into_response()
@@ -135,16 +133,21 @@ fn json_error(status: StatusCode, code: &str, message: &str) -> Response {
     (status, Json(body)).into_response()
 }
 
-/// The body-limit layer answers oversize bodies itself, in plain text; say it in JSON.
+/// The body-limit and timeout layers answer by themselves, in plain text; say it in JSON.
 async fn json_limit_errors(response: Response) -> Response {
-    if response.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        return json_error(
+    match response.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => json_error(
             StatusCode::PAYLOAD_TOO_LARGE,
             "PAYLOAD_TOO_LARGE",
             "the request body is too large",
-        );
+        ),
+        StatusCode::GATEWAY_TIMEOUT => json_error(
+            StatusCode::GATEWAY_TIMEOUT,
+            "TIMEOUT",
+            "the request took too long and was stopped",
+        ),
+        _ => response,
     }
-    response
 }
 
 fn error_response(err: AppError) -> GraphQLResponse {
@@ -164,6 +167,10 @@ async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Option<se
         .ok()
         .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
         .ok_or_else(|| AppError::Unauthenticated("the Authorization header must be `Bearer <token>`".into()))?;
-    let claims = state.keys.verify(token.trim())?;
+    let token = token.trim();
+    if service::api_keys::is_api_key(token) {
+        return service::api_keys::authenticate(&state.db, token).await.map(Some);
+    }
+    let claims = state.keys.verify(token)?;
     service::auth::actor_for(&state.db, &claims).await.map(Some)
 }

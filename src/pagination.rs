@@ -76,10 +76,13 @@ impl PageArgs {
             None => cfg.default_page_size as u64,
             Some(n) if n < 0 => return Err(AppError::bad("`first` and `last` must not be negative")),
             Some(n) if n as u32 > cfg.max_page_size => {
-                return Err(AppError::bad(format!(
-                    "a page holds at most {} items; ask for fewer and follow the cursor",
-                    cfg.max_page_size
-                )));
+                return Err(AppError::Limited(
+                    "PAGE_TOO_LARGE",
+                    format!(
+                        "a page holds at most {} items; ask for fewer and follow the cursor",
+                        cfg.max_page_size
+                    ),
+                ));
             }
             Some(n) => n as u64,
         };

@@ -11,6 +11,7 @@ use sea_orm::{ColumnTrait, QueryFilter, Select, sea_query::Expr};
 use uuid::Uuid;
 
 use super::{
+    connection::connection_cost,
     connection::{
         Conn, OrderDirection, child_connection, page_args, parse_id, parse_opt_id, patch, to_connection, wants_total,
     },
@@ -187,6 +188,7 @@ impl Activity {
         Ok(keys)
     }
     /// Tasks that came out of this activity.
+    #[graphql(complexity = "connection_cost(first, last, child_complexity)")]
     async fn tasks(
         &self,
         ctx: &Context<'_>,
@@ -206,6 +208,7 @@ impl Activity {
         .await
     }
     /// Comments on the activity, oldest first.
+    #[graphql(complexity = "connection_cost(first, last, child_complexity)")]
     async fn comments(
         &self,
         ctx: &Context<'_>,
@@ -288,6 +291,7 @@ impl DailyReport {
             .unwrap_or_default())
     }
     /// Comments (advice) on the report, oldest first.
+    #[graphql(complexity = "connection_cost(first, last, child_complexity)")]
     async fn comments(
         &self,
         ctx: &Context<'_>,
@@ -366,6 +370,7 @@ impl ActivityQuery {
 
     /// Activities by scheduled time (a calendar of plans and actuals).
     #[allow(clippy::too_many_arguments)]
+    #[graphql(complexity = "connection_cost(first, last, child_complexity)")]
     async fn activities(
         &self,
         ctx: &Context<'_>,
@@ -428,6 +433,7 @@ impl ActivityQuery {
     }
 
     /// Daily reports, latest day first.
+    #[graphql(complexity = "connection_cost(first, last, child_complexity)")]
     async fn daily_reports(
         &self,
         ctx: &Context<'_>,

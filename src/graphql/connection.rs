@@ -66,6 +66,9 @@ where
     E::Column: Send + Sync,
 {
     let page = args.resolve(&config(ctx)?.graphql)?;
+    // The caller's read rule applies to nested lists as to top-level ones.
+    let mut query = query;
+    query.filter = crate::service::access::with_readable::<E>(super::context::actor(ctx)?, query.filter);
     let spec = Arc::new(ChildSpec {
         ident,
         query,
@@ -139,4 +142,11 @@ pub fn parse_opt_id(
     what: &'static str,
 ) -> Result<Option<Uuid>, crate::error::AppError> {
     id.map(|id| parse_id(id, what)).transpose()
+}
+
+/// Complexity of a connection field: its page size times the cost of one
+/// item, so `first: 100` costs ten times `first: 10`.
+pub fn connection_cost(first: Option<i32>, last: Option<i32>, child_complexity: usize) -> usize {
+    let page = first.or(last).unwrap_or(20).clamp(1, 1000) as usize;
+    page.saturating_mul(child_complexity.max(1))
 }

@@ -11,6 +11,7 @@ use sea_orm::{ColumnTrait, Condition, QueryFilter, QueryOrder, Select, sea_query
 
 use super::{
     activity::{Activity, activities_of},
+    connection::connection_cost,
     connection::{
         Conn, OrderDirection, child_connection, page_args, parse_id, parse_opt_id, patch, to_connection, wants_total,
     },
@@ -153,6 +154,7 @@ impl Customer {
     }
     /// Deals with this customer, newest first.
     #[allow(clippy::too_many_arguments)]
+    #[graphql(complexity = "connection_cost(first, last, child_complexity)")]
     async fn deals(
         &self,
         ctx: &Context<'_>,
@@ -173,6 +175,7 @@ impl Customer {
     }
     /// Activities with this customer, latest first (the full history).
     #[allow(clippy::too_many_arguments)]
+    #[graphql(complexity = "connection_cost(first, last, child_complexity)")]
     async fn activities(
         &self,
         ctx: &Context<'_>,
@@ -187,6 +190,7 @@ impl Customer {
         activities_of(ctx, entity::activity::Column::CustomerId, self.0.id, status, kind, args).await
     }
     /// Tasks linked to this customer, by due date.
+    #[graphql(complexity = "connection_cost(first, last, child_complexity)")]
     async fn tasks(
         &self,
         ctx: &Context<'_>,
@@ -206,6 +210,7 @@ impl Customer {
         .await
     }
     /// Comments on this customer, oldest first.
+    #[graphql(complexity = "connection_cost(first, last, child_complexity)")]
     async fn comments(
         &self,
         ctx: &Context<'_>,
@@ -223,6 +228,7 @@ impl Customer {
         .await
     }
     /// Marketing touchpoints (web views, seminars…), latest first.
+    #[graphql(complexity = "connection_cost(first, last, child_complexity)")]
     async fn touchpoints(
         &self,
         ctx: &Context<'_>,
@@ -240,6 +246,7 @@ impl Customer {
         child_connection(ctx, "customer.touchpoints".into(), self.0.id, query, args, Touchpoint).await
     }
     /// Sales booked for this customer, latest first.
+    #[graphql(complexity = "connection_cost(first, last, child_complexity)")]
     async fn sales_records(
         &self,
         ctx: &Context<'_>,
@@ -404,6 +411,7 @@ impl CustomerQuery {
 
     /// The company's customers.
     #[allow(clippy::too_many_arguments)]
+    #[graphql(complexity = "connection_cost(first, last, child_complexity)")]
     async fn customers(
         &self,
         ctx: &Context<'_>,
@@ -492,6 +500,7 @@ impl CustomerQuery {
 
     /// Contacts across customers, by name.
     #[allow(clippy::too_many_arguments)]
+    #[graphql(complexity = "connection_cost(first, last, child_complexity)")]
     async fn contacts(
         &self,
         ctx: &Context<'_>,

@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 use super::{
     activity::{Activity, activities_of},
+    connection::connection_cost,
     connection::{
         Conn, OrderDirection, child_connection, page_args, parse_id, parse_opt_id, patch, to_connection, wants_total,
     },
@@ -148,6 +149,7 @@ impl Deal {
     }
     /// Activities on the deal, latest first.
     #[allow(clippy::too_many_arguments)]
+    #[graphql(complexity = "connection_cost(first, last, child_complexity)")]
     async fn activities(
         &self,
         ctx: &Context<'_>,
@@ -162,6 +164,7 @@ impl Deal {
         activities_of(ctx, entity::activity::Column::DealId, self.0.id, status, kind, args).await
     }
     /// Tasks of the deal, by due date (undated last).
+    #[graphql(complexity = "connection_cost(first, last, child_complexity)")]
     async fn tasks(
         &self,
         ctx: &Context<'_>,
@@ -181,6 +184,7 @@ impl Deal {
         .await
     }
     /// Stage moves, latest first.
+    #[graphql(complexity = "connection_cost(first, last, child_complexity)")]
     async fn stage_history(
         &self,
         ctx: &Context<'_>,
@@ -198,6 +202,7 @@ impl Deal {
         child_connection(ctx, "deal.stageHistory".into(), self.0.id, query, args, StageChange).await
     }
     /// Comments on the deal, oldest first.
+    #[graphql(complexity = "connection_cost(first, last, child_complexity)")]
     async fn comments(
         &self,
         ctx: &Context<'_>,
@@ -309,6 +314,7 @@ impl Quote {
         related::<deal::Entity>(ctx, self.0.deal_id).await.map(Deal)
     }
     /// Follow-up tasks of the quote.
+    #[graphql(complexity = "connection_cost(first, last, child_complexity)")]
     async fn tasks(
         &self,
         ctx: &Context<'_>,
@@ -433,6 +439,7 @@ impl DealQuery {
 
     /// The company's deals.
     #[allow(clippy::too_many_arguments)]
+    #[graphql(complexity = "connection_cost(first, last, child_complexity)")]
     async fn deals(
         &self,
         ctx: &Context<'_>,

@@ -11,6 +11,7 @@ use sea_orm::{ColumnTrait, QueryFilter, sea_query::Expr};
 use uuid::Uuid;
 
 use super::{
+    connection::connection_cost,
     connection::{Conn, child_connection, page_args, parse_id, parse_opt_id, to_connection, wants_total},
     context::{actor, config, db, writer},
     customer::Customer,
@@ -249,6 +250,7 @@ impl MiscQuery {
 
     /// The product master, by name.
     #[allow(clippy::too_many_arguments)]
+    #[graphql(complexity = "connection_cost(first, last, child_complexity)")]
     async fn products(
         &self,
         ctx: &Context<'_>,
@@ -277,6 +279,7 @@ impl MiscQuery {
     }
 
     /// Sales records, latest first.
+    #[graphql(complexity = "connection_cost(first, last, child_complexity)")]
     async fn sales_records(
         &self,
         ctx: &Context<'_>,
@@ -311,6 +314,7 @@ impl MiscQuery {
     }
 
     /// Targets, by period start.
+    #[graphql(complexity = "connection_cost(first, last, child_complexity)")]
     async fn targets(
         &self,
         ctx: &Context<'_>,

@@ -1,11 +1,13 @@
 //! The GraphQL schema: one query and one mutation object per domain, merged.
 
 pub mod activity;
+pub mod admin;
 pub mod batch;
 pub mod connection;
 pub mod context;
 pub mod customer;
 pub mod deal;
+pub mod limits;
 pub mod loader;
 pub mod misc;
 pub mod org;
@@ -28,6 +30,7 @@ pub struct QueryRoot(
     activity::ActivityQuery,
     task::TaskQuery,
     misc::MiscQuery,
+    admin::AdminQuery,
 );
 
 /// Every mutation of the API.
@@ -39,6 +42,7 @@ pub struct MutationRoot(
     activity::ActivityMutation,
     task::TaskMutation,
     misc::MiscMutation,
+    admin::AdminMutation,
 );
 
 /// The server's schema type.
@@ -47,14 +51,20 @@ pub type AppSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
 /// Builds the schema with its limits and shared data.
 pub fn build_schema(db: DatabaseConnection, config: Arc<Config>, keys: TokenKeys) -> AppSchema {
     let limits = config.graphql.clone();
-    Schema::build(QueryRoot::default(), MutationRoot::default(), EmptySubscription)
-        .data(db)
-        .data(config)
-        .data(keys)
+    let development = config.environment == crate::config::Environment::Development;
+    let mut builder = Schema::build(QueryRoot::default(), MutationRoot::default(), EmptySubscription)
+        .extension(limits::DocumentLimits::new(&limits))
         .limit_depth(limits.max_depth)
         .limit_complexity(limits.max_complexity)
         .limit_directives(16)
-        .finish()
+        .limit_recursive_depth(32);
+    if !limits.introspection.unwrap_or(development) {
+        builder = builder.disable_introspection();
+    }
+    if !limits.suggestions.unwrap_or(development) {
+        builder = builder.disable_suggestions();
+    }
+    builder.data(db).data(config).data(keys).finish()
 }
 
 /// The SDL of the schema, as committed in `schema.graphql`.

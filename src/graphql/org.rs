@@ -7,7 +7,8 @@ use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, Quer
 use uuid::Uuid;
 
 use super::{
-    connection::{Conn, page_args, parse_id, to_connection, wants_total},
+    connection::connection_cost,
+    connection::{Conn, page_args, parse_id, patch, to_connection, wants_total},
     context::{actor, config, db, loader, writer},
     loader::{ListOf, ListRelation, not_deleted, ordered, related},
 };
@@ -39,6 +40,10 @@ impl Company {
     /// ISO 4217 currency of every `Money` amount of the company.
     async fn currency(&self) -> &str {
         &self.0.currency
+    }
+    /// Whether reps read the whole company's customers and tasks or their team's only.
+    async fn rep_visibility(&self) -> crate::service::access::RepVisibility {
+        crate::service::access::rep_visibility(&self.0)
     }
     /// The company's plugin folder (`default` when it has none of its own).
     async fn plugin_set(&self) -> &str {
@@ -301,6 +306,7 @@ impl OrgQuery {
     }
 
     /// The company's members, by name.
+    #[graphql(complexity = "connection_cost(first, last, child_complexity)")]
     async fn members(
         &self,
         ctx: &Context<'_>,
@@ -337,7 +343,7 @@ impl OrgQuery {
     }
 }
 
-/// Input of `createTeam` / `updateTeam`.
+/// Input of `createTeam`.
 #[derive(InputObject)]
 pub struct TeamInput {
     /// Display name.
@@ -348,6 +354,17 @@ pub struct TeamInput {
     pub manager_id: Option<ID>,
 }
 
+/// Input of `updateTeam`: omitted fields stay, `null` clears.
+#[derive(InputObject)]
+pub struct UpdateTeamInput {
+    /// Display name.
+    pub name: Option<String>,
+    /// The enclosing team (`null`: a top-level team).
+    pub parent_id: async_graphql::MaybeUndefined<ID>,
+    /// The member who leads the team (`null`: nobody).
+    pub manager_id: async_graphql::MaybeUndefined<ID>,
+}
+
 /// Signing in and shaping the organisation.
 #[derive(Default)]
 pub struct OrgMutation;
@@ -356,7 +373,8 @@ pub struct OrgMutation;
 impl OrgMutation {
     /// Signs in with e-mail and password; returns a bearer token.
     async fn login(&self, ctx: &Context<'_>, email: String, password: String) -> async_graphql::Result<AuthPayload> {
-        let login = service::auth::login(db(ctx)?, ctx.data::<TokenKeys>()?, &email, &password).await?;
+        let limits = &config(ctx)?.auth;
+        let login = service::auth::login(db(ctx)?, ctx.data::<TokenKeys>()?, limits, &email, &password).await?;
         Ok(AuthPayload {
             token: login.token,
             expires_at: login.expires_at,
@@ -374,10 +392,14 @@ impl OrgMutation {
     }
 
     /// Renames a team, moves it or changes its manager (admins only).
-    async fn update_team(&self, ctx: &Context<'_>, id: ID, input: TeamInput) -> async_graphql::Result<Team> {
+    async fn update_team(&self, ctx: &Context<'_>, id: ID, input: UpdateTeamInput) -> async_graphql::Result<Team> {
         let actor = writer(ctx)?;
         let id = parse_id(&id, "Team")?;
-        let input = team_input(&input)?;
+        let input = service::catalog::TeamPatch {
+            name: input.name,
+            parent_id: patch(input.parent_id, |id| parse_id(&id, "Team"))?,
+            manager_id: patch(input.manager_id, |id| parse_id(&id, "Member"))?,
+        };
         Ok(Team(crate::in_txn!(ctx, |txn| service::catalog::update_team(
             &txn, actor, id, input
         ))))

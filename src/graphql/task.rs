@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 use super::{
     activity::Activity,
+    connection::connection_cost,
     connection::{
         Conn, OrderDirection, child_connection, page_args, parse_id, parse_opt_id, patch, to_connection, wants_total,
     },
@@ -196,6 +197,7 @@ impl TaskQuery {
 
     /// The organisation's tasks (default: by deadline).
     #[allow(clippy::too_many_arguments)]
+    #[graphql(complexity = "connection_cost(first, last, child_complexity)")]
     async fn tasks(
         &self,
         ctx: &Context<'_>,

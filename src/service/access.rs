@@ -18,8 +18,8 @@
 use std::collections::HashSet;
 
 use entity::{
-    activity, activity_contact, activity_product, activity_reaction, audit_log, comment, company, contact, customer,
-    customer_group, daily_report, deal, deal_member, deal_stage_history,
+    activity, activity_contact, activity_product, activity_reaction, api_key, audit_log, comment, company, contact,
+    customer, customer_group, daily_report, deal, deal_member, deal_stage_history,
     enums::{CommentSubject, Role},
     member, product, quote, sales_record, target, task, team, touchpoint,
 };
@@ -223,6 +223,7 @@ open_to_company!(
     customer_group,
     target,
     audit_log,
+    api_key,
     activity_contact,
     activity_product,
     activity_reaction,

@@ -37,7 +37,7 @@ pub async fn record<M: Serialize>(
         id: Set(new_id()),
         company_id: Set(actor.company_id),
         actor_member_id: Set(Some(actor.member_id)),
-        actor_api_key_id: Set(None),
+        actor_api_key_id: Set(actor.api_key.map(|(id, _)| id)),
         action: Set(action.to_owned()),
         entity_type: Set(target.0.to_owned()),
         entity_id: Set(target.1),

@@ -1,12 +1,13 @@
 //! Signing in, and turning a token back into the member behind it.
 
-use chrono::{DateTime, Utc};
-use entity::member;
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use chrono::{DateTime, Duration, Utc};
+use entity::{login_failure, member};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, Set};
 
-use super::Actor;
+use super::{Actor, now};
 use crate::{
     auth::{Claims, TokenKeys, verify_password},
+    config::AuthConfig,
     error::{AppError, AppResult},
 };
 
@@ -22,18 +23,41 @@ pub struct Login {
 
 /// Checks e-mail and password; the same error for an unknown e-mail, a
 /// wrong password and an inactive member, so nothing can be probed.
-pub async fn login(db: &impl ConnectionTrait, keys: &TokenKeys, email: &str, password: &str) -> AppResult<Login> {
+pub async fn login(
+    db: &impl ConnectionTrait,
+    keys: &TokenKeys,
+    limits: &AuthConfig,
+    email: &str,
+    password: &str,
+) -> AppResult<Login> {
     let refused = || AppError::Unauthenticated("wrong e-mail or password".into());
     if email.len() > 254 || password.len() > 1024 {
         return Err(refused());
     }
+    let email = email.trim().to_lowercase();
+    let window_start = now() - Duration::minutes(limits.login_window_minutes);
+    let recent_failures = login_failure::Entity::find()
+        .filter(login_failure::Column::Email.eq(email.clone()))
+        .filter(login_failure::Column::FailedAt.gt(window_start))
+        .count(db)
+        .await?;
+    if recent_failures >= u64::from(limits.max_failed_logins) {
+        return Err(AppError::Limited(
+            "TOO_MANY_ATTEMPTS",
+            format!(
+                "too many failed logins for this e-mail; try again in {} minutes",
+                limits.login_window_minutes
+            ),
+        ));
+    }
     let found = member::Entity::find()
-        .filter(member::Column::Email.eq(email.trim().to_lowercase()))
+        .filter(member::Column::Email.eq(email.clone()))
         .one(db)
         .await?;
     let Some(member) = found else {
         // Hash anyway so that timing does not reveal which e-mails exist.
         let _ = crate::auth::hash_password(password);
+        record_failure(db, &email, window_start).await?;
         return Err(refused());
     };
     let hash = member.password_hash.clone();
@@ -42,14 +66,36 @@ pub async fn login(db: &impl ConnectionTrait, keys: &TokenKeys, email: &str, pas
         .await
         .map_err(|e| AppError::Internal(format!("password check failed: {e}")))?;
     if !ok || !member.active {
+        record_failure(db, &email, window_start).await?;
         return Err(refused());
     }
+    login_failure::Entity::delete_many()
+        .filter(login_failure::Column::Email.eq(email))
+        .exec(db)
+        .await?;
     let (token, expires_at) = keys.issue(member.id, member.company_id, member.token_version);
     Ok(Login {
         token,
         expires_at,
         member,
     })
+}
+
+/// Counts a failed login (and forgets this e-mail's failures older than the window).
+async fn record_failure(db: &impl ConnectionTrait, email: &str, window_start: DateTime<Utc>) -> AppResult<()> {
+    login_failure::Entity::delete_many()
+        .filter(login_failure::Column::Email.eq(email))
+        .filter(login_failure::Column::FailedAt.lte(window_start))
+        .exec(db)
+        .await?;
+    login_failure::ActiveModel {
+        id: Set(super::new_id()),
+        email: Set(email.to_owned()),
+        failed_at: Set(now()),
+    }
+    .insert(db)
+    .await?;
+    Ok(())
 }
 
 /// The actor of a verified token, if the member still exists, is active and

@@ -47,9 +47,26 @@ pub async fn create_team(db: &impl ConnectionTrait, actor: &Actor, f: TeamFields
 }
 
 /// Updates a team; refuses to make a team its own ancestor.
-pub async fn update_team(db: &impl ConnectionTrait, actor: &Actor, id: Uuid, f: TeamFields) -> AppResult<team::Model> {
+/// Changes to a team: omitted fields stay, `Some(None)` clears.
+#[derive(Default)]
+pub struct TeamPatch {
+    /// Display name.
+    pub name: Option<String>,
+    /// Enclosing team.
+    pub parent_id: Option<Option<Uuid>>,
+    /// Leader.
+    pub manager_id: Option<Option<Uuid>>,
+}
+
+/// Renames a team, moves it or changes its leader; refuses to make a team its own ancestor.
+pub async fn update_team(db: &impl ConnectionTrait, actor: &Actor, id: Uuid, p: TeamPatch) -> AppResult<team::Model> {
     actor.require_admin("change teams")?;
     let before = find_live::<team::Entity>(db, actor, id).await?;
+    let f = TeamFields {
+        name: p.name.unwrap_or_else(|| before.name.clone()),
+        parent_id: p.parent_id.unwrap_or(before.parent_id),
+        manager_id: p.manager_id.unwrap_or(before.manager_id),
+    };
     let name = check_team_refs(db, actor, &f).await?;
     if let Some(parent) = f.parent_id {
         let below = crate::graphql::org::team_subtree(db, actor, id).await?;
@@ -79,6 +96,7 @@ pub async fn create_group(
     actor: &Actor,
     f: GroupFields,
 ) -> AppResult<customer_group::Model> {
+    actor.require_admin("maintain customer groups")?;
     let t = now();
     let am = customer_group::ActiveModel {
         id: Set(new_id()),

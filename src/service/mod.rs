@@ -4,12 +4,14 @@
 
 pub mod access;
 pub mod activity;
+pub mod api_keys;
 pub mod audit;
 pub mod auth;
 pub mod catalog;
 pub mod comment;
 pub mod customer;
 pub mod deal;
+pub mod members;
 pub mod plan;
 pub mod task;
 pub mod validate;
@@ -114,6 +116,7 @@ scoped! {
     touchpoint => "Touchpoint";
     comment => "Comment", soft;
     audit_log => "Audit entry";
+    api_key => "API key";
 }
 
 /// The company's row `id`, not deleted; a foreign or unknown id is NOT_FOUND.

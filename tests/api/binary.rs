@@ -67,7 +67,7 @@ async fn serve_demo_answers_the_readme_query_and_stops_on_sigterm() {
     );
     let too_many = gql(Some(token_copy), "{ customers(first: 11) { totalCount } }").await;
     assert_eq!(
-        too_many["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+        too_many["errors"][0]["extensions"]["code"], "PAGE_TOO_LARGE",
         "the config file's page size applies"
     );
 

@@ -58,6 +58,11 @@ impl Drop for TestApp {
 impl TestApp {
     /// Starts a server on a fresh, migrated database.
     pub async fn spawn() -> Self {
+        Self::spawn_with(|_| {}).await
+    }
+
+    /// Starts a server with an adjusted configuration.
+    pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> Self {
         let statements = Arc::new(AtomicUsize::new(0));
         let (url, schema, sqlite_file) = match std::env::var("TEST_DATABASE_URL") {
             Ok(url) if url.starts_with("postgres") => {
@@ -241,6 +246,17 @@ impl TestApp {
         let row = self.db.query_one_raw(stmt).await.expect("count").expect("row");
         row.try_get::<i64>("", "n").expect("n")
     }
+}
+
+/// The service-layer actor of a member (to prepare data without HTTP).
+pub async fn actor_of(app: &TestApp, member: Uuid) -> sfa::service::Actor {
+    use sea_orm::EntityTrait;
+    let m = entity::member::Entity::find_by_id(member)
+        .one(&app.db)
+        .await
+        .expect("query")
+        .expect("member");
+    sfa::service::auth::actor_of(&app.db, &m, None).await.expect("actor")
 }
 
 /// The first error's `extensions.code`, or a panic showing the body.

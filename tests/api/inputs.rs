@@ -59,7 +59,7 @@ async fn bad_input_gets_a_code_and_writes_nothing() {
     assert_eq!(
         app.err(&t.rep, "{ customers(first: 1000) { totalCount } }", json!({}))
             .await,
-        "BAD_USER_INPUT"
+        "PAGE_TOO_LARGE"
     );
     assert_eq!(
         app.err(&t.rep, "{ customers(after: \"garbage\") { totalCount } }", json!({}))

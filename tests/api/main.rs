@@ -3,6 +3,7 @@
 
 mod common;
 
+mod access;
 mod auth;
 mod binary;
 mod deals;
