@@ -97,10 +97,11 @@ impl TestApp {
             }
         });
         sfa::db::migrate(&db).await.expect("migrate");
-        let config = Config {
+        let mut config = Config {
             listen: "127.0.0.1:0".parse().expect("addr"),
             ..Config::default()
         };
+        adjust(&mut config);
         let state = AppState::new(db.clone(), config).await.expect("state");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
