@@ -4,6 +4,7 @@
 mod common;
 
 mod access;
+mod admin;
 mod auth;
 mod binary;
 mod deals;
@@ -11,6 +12,8 @@ mod demo;
 mod filters;
 mod http;
 mod inputs;
+mod isolation;
+mod limits;
 mod nplus1;
 mod pagination;
 mod reports;
