@@ -150,3 +150,23 @@ impl Config {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use figment::providers::{Format, Serialized, Toml};
+
+    use super::*;
+
+    /// The example in the README is a valid configuration, equal to the defaults.
+    #[test]
+    fn readme_example_is_the_defaults() {
+        let readme = include_str!("../README.md");
+        let start = readme.find("```toml\n").expect("a TOML example in the README") + 8;
+        let example = &readme[start..start + readme[start..].find("```").expect("closing fence")];
+        let loaded: Config = Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::string(example))
+            .extract()
+            .expect("the README example parses");
+        assert_eq!(format!("{loaded:?}"), format!("{:?}", Config::default()));
+    }
+}
