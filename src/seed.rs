@@ -539,6 +539,7 @@ impl Demo {
                 description: Set(None),
                 closed_at: Set(closed_at),
                 last_activity_at: Set(None),
+                quality_maintainer_id: Set(None),
                 version: Set(1),
                 created_at: Set(created),
                 updated_at: Set(entered),

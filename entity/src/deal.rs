@@ -39,6 +39,8 @@ pub struct Model {
     pub closed_at: Option<DateTimeUtc>,
     /// Time of the latest done activity on the deal.
     pub last_activity_at: Option<DateTimeUtc>,
+    /// Member who maintains the quality indicators; `None`: the owner's team manager.
+    pub quality_maintainer_id: Option<Uuid>,
     /// Optimistic-concurrency version, +1 on every update.
     pub version: i32,
     /// When the row was created (UTC).

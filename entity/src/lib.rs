@@ -21,6 +21,7 @@ pub mod customer_group;
 pub mod daily_report;
 pub mod deal;
 pub mod deal_member;
+pub mod deal_quality;
 pub mod deal_stage_history;
 pub mod login_failure;
 pub mod member;

@@ -3,7 +3,7 @@
 use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object};
 use chrono::{DateTime, Utc};
 use entity::{
-    customer, deal, deal_member, deal_stage_history,
+    customer, deal, deal_member, deal_quality, deal_stage_history,
     enums::{ActivityKind, ActivityStatus, CommentSubject, DealStatus, QuoteStatus, TaskStatus},
     member, quote,
 };
@@ -219,10 +219,70 @@ impl Deal {
         )
         .await
     }
+    /// The member who maintains the quality indicators: the assigned one,
+    /// else the manager of the owner's team.
+    async fn quality_maintainer(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Member>> {
+        if let Some(id) = self.0.quality_maintainer_id {
+            return Ok(Some(Member(related::<member::Entity>(ctx, id).await?)));
+        }
+        let owner = related::<member::Entity>(ctx, self.0.owner_id).await?;
+        let Some(team_id) = owner.team_id else { return Ok(None) };
+        let team = related::<entity::team::Entity>(ctx, team_id).await?;
+        let Some(manager) = team.manager_id else {
+            return Ok(None);
+        };
+        Ok(Some(Member(related::<member::Entity>(ctx, manager).await?)))
+    }
+    /// Quality indicators set on the deal (the company's plugin names them).
+    async fn quality(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<QualityIndicator>> {
+        let rows = loader(ctx)?.load_one(ListOf::<DealQualities>::new(self.0.id)).await?;
+        Ok(rows
+            .map(|r| r.iter().cloned().map(QualityIndicator).collect())
+            .unwrap_or_default())
+    }
     /// Quotes on the deal, oldest first.
     async fn quotes(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Quote>> {
         let rows = loader(ctx)?.load_one(ListOf::<DealQuotes>::new(self.0.id)).await?;
         Ok(rows.map(|r| r.iter().cloned().map(Quote).collect()).unwrap_or_default())
+    }
+}
+
+/// The quality indicators of a deal.
+pub struct DealQualities;
+impl ListRelation for DealQualities {
+    type Child = deal_quality::Entity;
+    fn parent_col() -> deal_quality::Column {
+        deal_quality::Column::DealId
+    }
+    fn company_col() -> deal_quality::Column {
+        deal_quality::Column::CompanyId
+    }
+    fn shape(select: Select<deal_quality::Entity>) -> Select<deal_quality::Entity> {
+        use sea_orm::QueryOrder;
+        select.order_by_asc(deal_quality::Column::Indicator)
+    }
+}
+
+/// One quality indicator of a deal (商談クオリティ).
+pub struct QualityIndicator(pub deal_quality::Model);
+
+#[Object]
+impl QualityIndicator {
+    /// Indicator key (the company's plugin names it).
+    async fn indicator(&self) -> &str {
+        &self.0.indicator
+    }
+    /// Whether it holds for the deal.
+    async fn checked(&self) -> bool {
+        self.0.checked
+    }
+    /// Who set it last.
+    async fn changed_by(&self, ctx: &Context<'_>) -> async_graphql::Result<Member> {
+        related::<member::Entity>(ctx, self.0.changed_by).await.map(Member)
+    }
+    /// When.
+    async fn changed_at(&self) -> DateTime<Utc> {
+        self.0.changed_at
     }
 }
 
@@ -704,6 +764,37 @@ impl DealMutation {
         let (deal_id, member_id) = (parse_id(&deal_id, "Deal")?, parse_id(&member_id, "Member")?);
         in_txn!(ctx, |txn| svc::remove_member(&txn, actor, deal_id, member_id));
         Ok(true)
+    }
+
+    /// Checks or unchecks a quality indicator of a deal (its quality maintainer only).
+    async fn set_deal_quality(
+        &self,
+        ctx: &Context<'_>,
+        deal_id: ID,
+        indicator: String,
+        checked: bool,
+    ) -> async_graphql::Result<QualityIndicator> {
+        let actor = writer(ctx)?;
+        let deal_id = parse_id(&deal_id, "Deal")?;
+        Ok(QualityIndicator(in_txn!(ctx, |txn| svc::set_quality(
+            &txn, actor, deal_id, &indicator, checked
+        ))))
+    }
+
+    /// Assigns who maintains a deal's quality indicators; `memberId: null`
+    /// returns it to the owner's team manager (the owner's managers and admins).
+    async fn assign_quality_maintainer(
+        &self,
+        ctx: &Context<'_>,
+        deal_id: ID,
+        member_id: Option<ID>,
+    ) -> async_graphql::Result<Deal> {
+        let actor = writer(ctx)?;
+        let deal_id = parse_id(&deal_id, "Deal")?;
+        let member = parse_opt_id(member_id.as_ref(), "Member")?;
+        Ok(Deal(in_txn!(ctx, |txn| svc::assign_quality_maintainer(
+            &txn, actor, deal_id, member
+        ))))
     }
 
     /// Creates a quote on a deal.

@@ -19,7 +19,7 @@ use std::collections::HashSet;
 
 use entity::{
     activity, activity_contact, activity_product, activity_reaction, api_key, audit_log, comment, company, contact,
-    customer, customer_group, daily_report, deal, deal_member, deal_stage_history,
+    customer, customer_group, daily_report, deal, deal_member, deal_quality, deal_stage_history,
     enums::{CommentSubject, Role},
     member, product, quote, sales_record, target, task, team, touchpoint,
 };
@@ -227,7 +227,8 @@ open_to_company!(
     activity_contact,
     activity_product,
     activity_reaction,
-    deal_member
+    deal_member,
+    deal_quality
 );
 
 /// Ids of `E` the actor may read, as a subquery.

@@ -2,11 +2,13 @@
 
 use chrono::NaiveDate;
 use entity::{
-    customer, deal, deal_member, deal_stage_history,
+    customer, deal, deal_member, deal_quality, deal_stage_history,
     enums::{DealStatus, QuoteStatus},
-    quote,
+    member, quote, team,
 };
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, Set,
+};
 use uuid::Uuid;
 
 use super::{
@@ -82,6 +84,7 @@ pub async fn create(db: &impl ConnectionTrait, actor: &Actor, f: NewDeal) -> App
         description: Set(validate::opt_text("description", f.description, validate::LONG_TEXT)?),
         closed_at: Set(None),
         last_activity_at: Set(None),
+        quality_maintainer_id: Set(None),
         version: Set(1),
         created_at: Set(t),
         updated_at: Set(t),
@@ -344,6 +347,101 @@ pub async fn remove_member(db: &impl ConnectionTrait, actor: &Actor, deal_id: Uu
         None,
     )
     .await
+}
+
+/// Most quality indicators a deal carries (seed 003: five per company).
+pub const MAX_QUALITY_INDICATORS: usize = 5;
+
+/// Who maintains a deal's quality indicators: the assigned member, else the
+/// manager of the owner's team.
+pub async fn quality_maintainer(db: &impl ConnectionTrait, deal: &deal::Model) -> AppResult<Option<Uuid>> {
+    if deal.quality_maintainer_id.is_some() {
+        return Ok(deal.quality_maintainer_id);
+    }
+    let owner = member::Entity::find_by_id(deal.owner_id).one(db).await?;
+    let Some(team_id) = owner.and_then(|o| o.team_id) else {
+        return Ok(None);
+    };
+    Ok(team::Entity::find_by_id(team_id)
+        .one(db)
+        .await?
+        .and_then(|t| t.manager_id))
+}
+
+/// Checks or unchecks one quality indicator; only the deal's maintainer (or an admin) may.
+pub async fn set_quality(
+    db: &impl ConnectionTrait,
+    actor: &Actor,
+    deal_id: Uuid,
+    indicator: &str,
+    checked: bool,
+) -> AppResult<deal_quality::Model> {
+    let deal = find_live::<deal::Entity>(db, actor, deal_id).await?;
+    let maintainer = quality_maintainer(db, &deal).await?;
+    if !actor.is_admin() && maintainer != Some(actor.member_id) {
+        return Err(AppError::Forbidden(
+            "only the deal's quality maintainer sets its quality indicators".into(),
+        ));
+    }
+    let indicator = validate::key("indicator", indicator)?;
+    let existing = deal_quality::Entity::find_by_id((deal_id, indicator.clone()))
+        .one(db)
+        .await?;
+    if existing.is_none() {
+        let count = deal_quality::Entity::find()
+            .filter(deal_quality::Column::DealId.eq(deal_id))
+            .count(db)
+            .await?;
+        if count as usize >= MAX_QUALITY_INDICATORS {
+            return Err(AppError::bad(format!(
+                "a deal carries at most {MAX_QUALITY_INDICATORS} quality indicators"
+            )));
+        }
+    }
+    let row = deal_quality::ActiveModel {
+        deal_id: Set(deal_id),
+        indicator: Set(indicator),
+        company_id: Set(actor.company_id),
+        checked: Set(checked),
+        changed_by: Set(actor.member_id),
+        changed_at: Set(now()),
+    };
+    let after = match &existing {
+        Some(_) => row.update(db).await?,
+        None => row.insert(db).await?,
+    };
+    audit::record(
+        db,
+        actor,
+        "set_quality",
+        &(table_name::<deal::Entity>(), deal_id),
+        existing.as_ref(),
+        Some(&after),
+    )
+    .await?;
+    Ok(after)
+}
+
+/// Assigns who maintains a deal's quality indicators (`None`: back to the
+/// owner's team manager); the owner's managers and admins may.
+pub async fn assign_quality_maintainer(
+    db: &impl ConnectionTrait,
+    actor: &Actor,
+    deal_id: Uuid,
+    maintainer: Option<Uuid>,
+) -> AppResult<deal::Model> {
+    let before = find_live::<deal::Entity>(db, actor, deal_id).await?;
+    if !actor.is_admin() && !actor.reach.led.contains(&before.owner_id) {
+        return Err(AppError::Forbidden(
+            "only the owner's managers assign a deal's quality maintainer".into(),
+        ));
+    }
+    if let Some(m) = maintainer {
+        active_member(db, actor, m).await?;
+    }
+    let mut am = before.clone().into_active_model();
+    am.quality_maintainer_id = Set(maintainer);
+    update_versioned(db, actor, "assign_quality_maintainer", &before, before.version, am).await
 }
 
 /// Fields of a quote; on update omitted fields stay.

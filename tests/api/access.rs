@@ -538,6 +538,16 @@ const MUTATIONS: &[(&str, &str, &str)] = &[
         EDIT,
     ),
     (
+        "setDealQuality",
+        "mutation($deal: ID!) { setDealQuality(dealId: $deal, indicator: \"referral\", checked: true) { checked } }",
+        "F F ok F ok F ok",
+    ),
+    (
+        "assignQualityMaintainer",
+        "mutation($deal: ID!, $r1: ID!) { assignQualityMaintainer(dealId: $deal, memberId: $r1) { id } }",
+        "F F ok F ok F ok",
+    ),
+    (
         "createQuote",
         "mutation($deal: ID!) { createQuote(dealId: $deal, input: {title: \"Q2\", amount: 1}) { id } }",
         EDIT,

@@ -100,3 +100,65 @@ async fn stage_moves_are_recorded_and_closing_checks_reasons() {
         "owner is a deal member"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn quality_indicators_are_written_by_the_maintainer_only() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant("acme").await;
+    let cust = customer(&app, &t.rep, "ACME").await;
+    let (id, _) = deal(&app, &t.rep, &cust, "Deal").await;
+    let set = "mutation($id: ID!, $k: String!, $c: Boolean!) { setDealQuality(dealId: $id, indicator: $k, checked: $c) { indicator checked changedBy { id } } }";
+    let who = "query($id: ID!) { deal(id: $id) { qualityMaintainer { id } quality { indicator checked } } }";
+
+    // By default the owner's team manager maintains the indicators.
+    let d = app.ok(&t.rep, who, json!({"id": id})).await;
+    assert_eq!(d["deal"]["qualityMaintainer"]["id"], t.manager.member_id.to_string());
+    assert_eq!(
+        app.err(&t.rep, set, json!({"id": id, "k": "referral", "c": true}))
+            .await,
+        "FORBIDDEN"
+    );
+    let done = app
+        .ok(&t.manager, set, json!({"id": id, "k": "referral", "c": true}))
+        .await;
+    assert_eq!(
+        done["setDealQuality"]["changedBy"]["id"],
+        t.manager.member_id.to_string()
+    );
+
+    // The manager hands the job to the rep.
+    let assign = "mutation($id: ID!, $m: ID) { assignQualityMaintainer(dealId: $id, memberId: $m) { qualityMaintainer { id } } }";
+    assert_eq!(
+        app.err(&t.rep, assign, json!({"id": id, "m": t.rep.member_id.to_string()}))
+            .await,
+        "FORBIDDEN"
+    );
+    app.ok(&t.manager, assign, json!({"id": id, "m": t.rep.member_id.to_string()}))
+        .await;
+    assert_eq!(
+        app.err(&t.manager, set, json!({"id": id, "k": "empathy", "c": true}))
+            .await,
+        "FORBIDDEN"
+    );
+    for k in ["empathy", "budget", "decision_maker", "timeline"] {
+        app.ok(&t.rep, set, json!({"id": id, "k": k, "c": true})).await;
+    }
+    app.ok(&t.rep, set, json!({"id": id, "k": "referral", "c": false}))
+        .await;
+    assert_eq!(
+        app.err(&t.rep, set, json!({"id": id, "k": "sixth", "c": true})).await,
+        "BAD_USER_INPUT",
+        "five at most"
+    );
+    let d = app.ok(&t.rep, who, json!({"id": id})).await;
+    assert_eq!(d["deal"]["quality"].as_array().map(Vec::len), Some(5));
+    assert_eq!(
+        d["deal"]["quality"][3],
+        json!({"indicator": "referral", "checked": false})
+    );
+    let back = app.ok(&t.manager, assign, json!({"id": id, "m": null})).await;
+    assert_eq!(
+        back["assignQualityMaintainer"]["qualityMaintainer"]["id"],
+        t.manager.member_id.to_string()
+    );
+}
