@@ -169,8 +169,12 @@ async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Option<se
         .ok_or_else(|| AppError::Unauthenticated("the Authorization header must be `Bearer <token>`".into()))?;
     let token = token.trim();
     if service::api_keys::is_api_key(token) {
-        return service::api_keys::authenticate(&state.db, token).await.map(Some);
+        return service::api_keys::authenticate(&state.db, &state.plugins, token)
+            .await
+            .map(Some);
     }
     let claims = state.keys.verify(token)?;
-    service::auth::actor_for(&state.db, &claims).await.map(Some)
+    service::auth::actor_for(&state.db, &state.plugins, &claims)
+        .await
+        .map(Some)
 }

@@ -11,6 +11,7 @@ pub mod error;
 pub mod graphql;
 pub mod http;
 pub mod pagination;
+pub mod plugins;
 pub mod seed;
 pub mod server;
 pub mod service;

@@ -11,7 +11,14 @@ use rand::{Rng, SeedableRng, rngs::StdRng, seq::IndexedRandom};
 use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set, TransactionTrait};
 use uuid::Uuid;
 
-use crate::{auth::hash_password, error::AppResult};
+use crate::{
+    auth::hash_password,
+    error::AppResult,
+    plugins::{PluginSet, Plugins, activity_input},
+};
+
+/// The plugin set of the demo company: the seven-stage Japanese SFA process with after-sales stages.
+pub const DEMO_PLUGIN_SET: &str = "sfa7";
 
 /// The demo company's slug.
 pub const DEMO_SLUG: &str = "demo";
@@ -182,7 +189,12 @@ impl Default for DemoSize {
 }
 
 /// Creates the demo company unless one exists; returns what was created.
-pub async fn ensure_demo(db: &DatabaseConnection, seed: u64, size: DemoSize) -> AppResult<Option<String>> {
+pub async fn ensure_demo(
+    db: &DatabaseConnection,
+    plugins: &Plugins,
+    seed: u64,
+    size: DemoSize,
+) -> AppResult<Option<String>> {
     let exists = company::Entity::find()
         .filter(company::Column::Slug.eq(DEMO_SLUG))
         .one(db)
@@ -193,7 +205,8 @@ pub async fn ensure_demo(db: &DatabaseConnection, seed: u64, size: DemoSize) -> 
     }
     let today = Utc::now().date_naive();
     let hash = hash_password(DEMO_PASSWORD)?;
-    let data = Demo::generate(seed, size.customers, size.months, today, hash);
+    let scoring = plugins.for_company(Some(DEMO_PLUGIN_SET));
+    let data = Demo::generate(seed, size.customers, size.months, today, hash, Some(&scoring))?;
     let counts = data.counts();
     let txn = db.begin().await?;
     data.insert(&txn).await?;
@@ -261,7 +274,15 @@ fn workdays(from: NaiveDate, to: NaiveDate) -> Vec<NaiveDate> {
 
 impl Demo {
     /// Generates the company for `today`: `customers` customers and `months` of history.
-    pub fn generate(seed: u64, customers: usize, months: u32, today: NaiveDate, password_hash: String) -> Self {
+    pub fn generate(
+        seed: u64,
+        customers: usize,
+        months: u32,
+        today: NaiveDate,
+        password_hash: String,
+        scoring: Option<&PluginSet>,
+    ) -> AppResult<Self> {
+        let mut contact_info: std::collections::HashMap<Uuid, (String, Option<String>)> = Default::default();
         let mut rng = StdRng::seed_from_u64(seed);
         let mut d = Demo::default();
         let start = today - Duration::days(30 * months as i64);
@@ -271,7 +292,7 @@ impl Demo {
             id: Set(company_id),
             name: Set("デモ商事株式会社".into()),
             slug: Set(DEMO_SLUG.into()),
-            plugin_set: Set(None),
+            plugin_set: Set(Some(DEMO_PLUGIN_SET.into())),
             currency: Set("JPY".into()),
             settings: Set(serde_json::json!({})),
             created_at: Set(t0),
@@ -453,6 +474,8 @@ impl Demo {
                 let (level, titles) = LEVELS[rng.random_range(0..LEVELS.len())];
                 let cid = id_at(&mut rng, t0);
                 contacts.push(cid);
+                let department = (*DEPARTMENTS.choose(&mut rng).unwrap_or(&"営業部")).to_owned();
+                contact_info.insert(cid, (level.to_owned(), Some(department.clone())));
                 d.contacts.push(contact::ActiveModel {
                     id: Set(cid),
                     company_id: Set(company_id),
@@ -463,7 +486,7 @@ impl Demo {
                         GIVEN.choose(&mut rng).unwrap_or(&"太郎")
                     )),
                     name_kana: Set(None),
-                    department: Set(Some((*DEPARTMENTS.choose(&mut rng).unwrap_or(&"営業部")).into())),
+                    department: Set(Some(department)),
                     title: Set(Some((*titles.choose(&mut rng).unwrap_or(&"担当")).into())),
                     level: Set(level.into()),
                     email: Set(None),
@@ -510,6 +533,17 @@ impl Demo {
                 from = Some(key);
                 t += Duration::days(rng.random_range(3..25));
             }
+            if lost {
+                d.history.push(deal_stage_history::ActiveModel {
+                    id: Set(id_at(&mut rng, t)),
+                    company_id: Set(company_id),
+                    deal_id: Set(id),
+                    from_stage: Set(from.map(Into::into)),
+                    to_stage: Set("lost".into()),
+                    changed_by: Set(owner),
+                    changed_at: Set(t),
+                });
+            }
             let entered = *d.history.last().map(|h| h.changed_at.as_ref()).unwrap_or(&created);
             let amount = product_ids[rng.random_range(0..product_ids.len())].1 * rng.random_range(1..6);
             let status = if won {
@@ -529,7 +563,7 @@ impl Demo {
                 customer_id: Set(cust.id),
                 owner_id: Set(owner),
                 name: Set(format!("{}導入案件", PRODUCTS[rng.random_range(0..PRODUCTS.len())].0)),
-                stage: Set(STAGES[reached].0.into()),
+                stage: Set(if lost { "lost".into() } else { STAGES[reached].0.into() }),
                 stage_entered_at: Set(entered),
                 amount: Set(rng.random_bool(0.9).then_some(amount)),
                 expected_close_date: Set(Some(today + Duration::days(rng.random_range(-30..120)))),
@@ -677,6 +711,7 @@ impl Demo {
                             company_id: Set(company_id),
                         });
                     }
+                    let mut seen: Vec<&str> = Vec::new();
                     if status == ActivityStatus::Done {
                         let mut shown = Vec::new();
                         for _ in 0..rng.random_range(0..3) {
@@ -694,7 +729,6 @@ impl Demo {
                                 });
                             }
                         }
-                        let mut seen = Vec::new();
                         for _ in 0..rng.random_range(0..3) {
                             let r = *REACTIONS.choose(&mut rng).unwrap_or(&"welcomed");
                             if !seen.contains(&r) {
@@ -707,6 +741,16 @@ impl Demo {
                             }
                         }
                     }
+                    let attendees = (met.len() as i32).max(1);
+                    let energy = match (status, scoring) {
+                        (ActivityStatus::Done, Some(set)) => {
+                            let reactions: Vec<String> = seen.iter().map(|r| (*r).to_owned()).collect();
+                            let contacts: Vec<_> = met.iter().filter_map(|c| contact_info.get(c).cloned()).collect();
+                            let input = activity_input(kind.as_str(), attendees, Some(60), &reactions, &contacts);
+                            Some((set.activity_points(input)?, set.scoring_version.clone()))
+                        }
+                        _ => None,
+                    };
                     d.activities.push(activity::ActiveModel {
                         id: Set(id),
                         company_id: Set(company_id),
@@ -731,13 +775,13 @@ impl Demo {
                         scheduled_at: Set(when),
                         done_at: Set((status == ActivityStatus::Done).then_some(when + Duration::minutes(60))),
                         duration_minutes: Set(Some(60)),
-                        attendee_count: Set((met.len() as i32).max(1)),
+                        attendee_count: Set(attendees),
                         notes: Set(
                             (status == ActivityStatus::Done).then(|| "課題のヒアリングを実施。前向きな反応。".into())
                         ),
                         outcome: Set(None),
-                        energy_points: Set(None),
-                        energy_version: Set(None),
+                        energy_points: Set(energy.as_ref().map(|e| e.0)),
+                        energy_version: Set(energy.map(|e| e.1)),
                         version: Set(1),
                         created_at: Set(when - Duration::days(3)),
                         updated_at: Set(when),
@@ -831,7 +875,7 @@ impl Demo {
                 created_at: Set(when),
             });
         }
-        d
+        Ok(d)
     }
 
     fn counts(&self) -> String {

@@ -13,11 +13,15 @@ async fn open(config: &Config) -> Result<sea_orm::DatabaseConnection, String> {
     Ok(db)
 }
 
+fn plugins(config: &Config) -> Result<crate::plugins::Plugins, String> {
+    crate::plugins::Plugins::load(&config.plugins_dir, crate::plugins::ScriptLimits::default()).map_err(|e| e.message())
+}
+
 /// Runs the HTTP server until SIGTERM or Ctrl-C.
 pub async fn serve(config: Config, demo: bool) -> Result<(), String> {
     let db = open(&config).await?;
     if demo {
-        match seed::ensure_demo(&db, 42, DemoSize::default())
+        match seed::ensure_demo(&db, &plugins(&config)?, 42, DemoSize::default())
             .await
             .map_err(|e| e.message())?
         {
@@ -69,7 +73,7 @@ pub async fn migrate(config: &Config) -> Result<(), String> {
 /// Creates the demo company.
 pub async fn seed_demo(config: &Config, seed_value: u64, size: DemoSize) -> Result<(), String> {
     let db = open(config).await?;
-    match seed::ensure_demo(&db, seed_value, size)
+    match seed::ensure_demo(&db, &plugins(config)?, seed_value, size)
         .await
         .map_err(|e| e.message())?
     {

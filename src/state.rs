@@ -4,7 +4,12 @@ use std::sync::Arc;
 
 use sea_orm::DatabaseConnection;
 
-use crate::{auth::TokenKeys, config::Config, graphql::AppSchema};
+use crate::{
+    auth::TokenKeys,
+    config::Config,
+    graphql::AppSchema,
+    plugins::{Plugins, ScriptLimits},
+};
 
 /// Everything a request handler needs; cheap to clone.
 #[derive(Clone)]
@@ -17,20 +22,27 @@ pub struct AppState {
     pub keys: TokenKeys,
     /// The GraphQL schema.
     pub schema: AppSchema,
+    /// Every company's compiled plugin set.
+    pub plugins: Arc<Plugins>,
 }
 
 impl AppState {
-    /// Builds the state on a migrated database (loads or creates the token secret).
+    /// Builds the state on a migrated database: loads or creates the token
+    /// secret and compiles every plugin set (a broken one stops start-up with
+    /// its file, line and column).
     pub async fn new(db: DatabaseConnection, config: Config) -> crate::error::AppResult<Self> {
         let secret = crate::auth::load_or_create_secret(&db, config.auth.secret.as_deref()).await?;
         let keys = TokenKeys::new(&secret, config.auth.token_ttl_hours);
+        let plugins = Arc::new(Plugins::load(&config.plugins_dir, ScriptLimits::default())?);
+        tracing::info!(sets = ?plugins.names(), dir = %config.plugins_dir.display(), "plugin sets loaded");
         let config = Arc::new(config);
-        let schema = crate::graphql::build_schema(db.clone(), config.clone(), keys.clone());
+        let schema = crate::graphql::build_schema(db.clone(), config.clone(), keys.clone(), plugins.clone());
         Ok(Self {
             db,
             config,
             keys,
             schema,
+            plugins,
         })
     }
 }

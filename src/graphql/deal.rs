@@ -10,6 +10,9 @@ use entity::{
 use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QuerySelect, QueryTrait, Select, sea_query::Expr};
 use uuid::Uuid;
 
+use super::process::StageInfo;
+use crate::plugins::StageOutcome;
+
 use super::{
     activity::{Activity, activities_of},
     connection::connection_cost,
@@ -83,6 +86,22 @@ impl Deal {
     /// Current stage key (the company's process defines the stages).
     async fn stage(&self) -> &str {
         &self.0.stage
+    }
+    /// The current stage as the company's process defines it (name,
+    /// probability…); a stage removed from the process reads as unknown.
+    async fn stage_info(&self, ctx: &Context<'_>) -> async_graphql::Result<StageInfo> {
+        let set = &actor(ctx)?.plugins;
+        Ok(match set.process.stage(&self.0.stage) {
+            Some(s) => StageInfo::of(s),
+            None => StageInfo::unknown(
+                &self.0.stage,
+                match self.0.status {
+                    DealStatus::Open => StageOutcome::Open,
+                    DealStatus::Won => StageOutcome::Won,
+                    DealStatus::Lost => StageOutcome::Lost,
+                },
+            ),
+        })
     }
     /// When the deal entered its current stage.
     async fn stage_entered_at(&self) -> DateTime<Utc> {
@@ -271,6 +290,18 @@ impl QualityIndicator {
     /// Indicator key (the company's plugin names it).
     async fn indicator(&self) -> &str {
         &self.0.indicator
+    }
+    /// Display name from the company's process (the key when it is no longer defined).
+    async fn name(&self, ctx: &Context<'_>) -> async_graphql::Result<String> {
+        let set = &actor(ctx)?.plugins;
+        let found = set
+            .process
+            .quality_indicators
+            .iter()
+            .find(|q| q.key == self.0.indicator);
+        Ok(found
+            .map(|q| q.name.clone())
+            .unwrap_or_else(|| self.0.indicator.clone()))
     }
     /// Whether it holds for the deal.
     async fn checked(&self) -> bool {

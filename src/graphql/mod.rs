@@ -11,6 +11,7 @@ pub mod limits;
 pub mod loader;
 pub mod misc;
 pub mod org;
+pub mod process;
 pub mod scalars;
 pub mod task;
 
@@ -31,6 +32,7 @@ pub struct QueryRoot(
     task::TaskQuery,
     misc::MiscQuery,
     admin::AdminQuery,
+    process::ProcessQuery,
 );
 
 /// Every mutation of the API.
@@ -49,7 +51,12 @@ pub struct MutationRoot(
 pub type AppSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
 
 /// Builds the schema with its limits and shared data.
-pub fn build_schema(db: DatabaseConnection, config: Arc<Config>, keys: TokenKeys) -> AppSchema {
+pub fn build_schema(
+    db: DatabaseConnection,
+    config: Arc<Config>,
+    keys: TokenKeys,
+    plugins: Arc<crate::plugins::Plugins>,
+) -> AppSchema {
     let limits = config.graphql.clone();
     let development = config.environment == crate::config::Environment::Development;
     let mut builder = Schema::build(QueryRoot::default(), MutationRoot::default(), EmptySubscription)
@@ -64,7 +71,7 @@ pub fn build_schema(db: DatabaseConnection, config: Arc<Config>, keys: TokenKeys
     if !limits.suggestions.unwrap_or(development) {
         builder = builder.disable_suggestions();
     }
-    builder.data(db).data(config).data(keys).finish()
+    builder.data(db).data(config).data(keys).data(plugins).finish()
 }
 
 /// The SDL of the schema, as committed in `schema.graphql`.

@@ -103,12 +103,8 @@ pub fn rep_visibility(company: &company::Model) -> RepVisibility {
 
 /// Computes a member's reach: teams led (with their subtrees) and, when the
 /// company narrows reps, their team-mates.
-pub async fn reach(db: &impl ConnectionTrait, member: &member::Model) -> AppResult<Reach> {
-    let company = company::Entity::find_by_id(member.company_id)
-        .one(db)
-        .await?
-        .ok_or(AppError::NotFound("Company"))?;
-    let narrowed = rep_visibility(&company) == RepVisibility::Team && member.role != Role::Admin;
+pub async fn reach(db: &impl ConnectionTrait, member: &member::Model, company: &company::Model) -> AppResult<Reach> {
+    let narrowed = rep_visibility(company) == RepVisibility::Team && member.role != Role::Admin;
     let mut out = Reach::default();
     if member.role == Role::Manager {
         let teams: Vec<(Uuid, Option<Uuid>, Option<Uuid>)> = team::Entity::find()

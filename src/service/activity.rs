@@ -7,7 +7,8 @@ use entity::{
     product,
 };
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, QuerySelect, QueryTrait,
+    Set,
     sea_query::{Expr, Func},
 };
 use uuid::Uuid;
@@ -161,10 +162,19 @@ async fn check_details(
         }
     }
     ensure_all::<product::Entity>(db, actor, &d.product_ids).await?;
+    let known = &actor.plugins.process.reactions;
     let mut reactions: Vec<String> = d
         .reactions
         .iter()
-        .map(|r| validate::key("reactions", r))
+        .map(|r| {
+            let key = validate::key("reactions", r)?;
+            if !known.is_empty() && !known.iter().any(|k| k.key == key) {
+                return Err(AppError::bad(format!(
+                    "`{key}` is not a customer reaction of your company"
+                )));
+            }
+            Ok(key)
+        })
         .collect::<AppResult<_>>()?;
     reactions.sort();
     reactions.dedup();
@@ -329,7 +339,54 @@ pub async fn create(
     if created.status == ActivityStatus::Done {
         refresh_last_contact(db, created.customer_id, created.deal_id).await?;
     }
-    Ok(created)
+    score(db, actor, created).await
+}
+
+/// Scores a done activity with the company's scoring script and stores the
+/// points with the script's version (a derived field: no version bump).
+/// Planned and cancelled activities carry no score.
+pub async fn score(db: &impl ConnectionTrait, actor: &Actor, mut a: activity::Model) -> AppResult<activity::Model> {
+    if a.status != ActivityStatus::Done {
+        return Ok(a);
+    }
+    let reactions: Vec<String> = activity_reaction::Entity::find()
+        .select_only()
+        .column(activity_reaction::Column::Reaction)
+        .filter(activity_reaction::Column::ActivityId.eq(a.id))
+        .into_tuple()
+        .all(db)
+        .await?;
+    let met = activity_contact::Entity::find()
+        .select_only()
+        .column(activity_contact::Column::ContactId)
+        .filter(activity_contact::Column::ActivityId.eq(a.id))
+        .into_query();
+    let contacts: Vec<(String, Option<String>)> = contact::Entity::find()
+        .select_only()
+        .columns([contact::Column::Level, contact::Column::Department])
+        .filter(contact::Column::Id.in_subquery(met))
+        .into_tuple()
+        .all(db)
+        .await?;
+    let input = crate::plugins::activity_input(
+        a.kind.as_str(),
+        a.attendee_count,
+        a.duration_minutes,
+        &reactions,
+        &contacts,
+    );
+    let set = actor.plugins.clone();
+    let points = crate::plugins::run(move || set.activity_points(input)).await?;
+    let version = actor.plugins.scoring_version.clone();
+    activity::Entity::update_many()
+        .col_expr(activity::Column::EnergyPoints, Expr::value(points))
+        .col_expr(activity::Column::EnergyVersion, Expr::value(version.clone()))
+        .filter(activity::Column::Id.eq(a.id))
+        .exec(db)
+        .await?;
+    a.energy_points = Some(points);
+    a.energy_version = Some(version);
+    Ok(a)
 }
 
 /// Changes an activity at `version`.
@@ -397,6 +454,7 @@ pub async fn update(
             refresh_last_contact(db, before.customer_id, Some(old)).await?;
         }
     }
+    let after = score(db, actor, after).await?;
     Ok(after)
 }
 
@@ -446,6 +504,7 @@ pub async fn complete(
     )
     .await?;
     refresh_last_contact(db, after.customer_id, after.deal_id).await?;
+    let after = score(db, actor, after).await?;
     Ok(after)
 }
 

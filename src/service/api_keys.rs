@@ -82,7 +82,11 @@ pub async fn revoke(db: &impl ConnectionTrait, actor: &Actor, id: Uuid) -> AppRe
 }
 
 /// The actor behind an API key, or UNAUTHENTICATED.
-pub async fn authenticate(db: &impl ConnectionTrait, token: &str) -> AppResult<Actor> {
+pub async fn authenticate(
+    db: &impl ConnectionTrait,
+    plugins: &crate::plugins::Plugins,
+    token: &str,
+) -> AppResult<Actor> {
     let refused = || AppError::Unauthenticated("invalid or revoked API key".into());
     let rest = token.strip_prefix(PREFIX).ok_or_else(refused)?;
     let (id, secret) = rest.split_once('_').ok_or_else(refused)?;
@@ -112,5 +116,5 @@ pub async fn authenticate(db: &impl ConnectionTrait, token: &str) -> AppResult<A
         am.last_used_at = Set(Some(t));
         am.update(db).await?;
     }
-    super::auth::actor_of(db, &creator, Some((key.id, scope))).await
+    super::auth::actor_of(db, plugins, &creator, Some((key.id, scope))).await
 }

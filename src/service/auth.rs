@@ -9,6 +9,7 @@ use crate::{
     auth::{Claims, TokenKeys, verify_password},
     config::AuthConfig,
     error::{AppError, AppResult},
+    plugins::Plugins,
 };
 
 /// A successful login.
@@ -100,11 +101,11 @@ async fn record_failure(db: &impl ConnectionTrait, email: &str, window_start: Da
 
 /// The actor of a verified token, if the member still exists, is active and
 /// the token was not revoked.
-pub async fn actor_for(db: &impl ConnectionTrait, claims: &Claims) -> AppResult<Actor> {
+pub async fn actor_for(db: &impl ConnectionTrait, plugins: &Plugins, claims: &Claims) -> AppResult<Actor> {
     let member = member::Entity::find_by_id(claims.sub).one(db).await?;
     match member {
         Some(m) if m.active && m.company_id == claims.cid && m.token_version == claims.tv => {
-            actor_of(db, &m, None).await
+            actor_of(db, plugins, &m, None).await
         }
         _ => Err(AppError::Unauthenticated(
             "this token is no longer valid; log in again".into(),
@@ -115,10 +116,15 @@ pub async fn actor_for(db: &impl ConnectionTrait, claims: &Claims) -> AppResult<
 /// The actor for a member (and the API key acting as them, if any).
 pub async fn actor_of(
     db: &impl ConnectionTrait,
+    plugins: &Plugins,
     m: &member::Model,
     api_key: Option<(uuid::Uuid, super::access::ApiKeyScope)>,
 ) -> AppResult<Actor> {
-    let reach = super::access::reach(db, m).await?;
+    let company = entity::company::Entity::find_by_id(m.company_id)
+        .one(db)
+        .await?
+        .ok_or(AppError::NotFound("Company"))?;
+    let reach = super::access::reach(db, m, &company).await?;
     Ok(Actor {
         member_id: m.id,
         company_id: m.company_id,
@@ -126,5 +132,6 @@ pub async fn actor_of(
         team_id: m.team_id,
         api_key,
         reach: std::sync::Arc::new(reach),
+        plugins: plugins.for_company(company.plugin_set.as_deref()),
     })
 }

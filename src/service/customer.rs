@@ -200,6 +200,23 @@ pub struct ContactFields {
     pub phone: Patch<String>,
 }
 
+/// A contact level of the company's process (default: its first, most junior one).
+fn contact_level(actor: &Actor, level: Option<&str>) -> AppResult<String> {
+    let levels = &actor.plugins.process.contact_levels;
+    let Some(level) = level else {
+        return Ok(levels.first().map(|l| l.key.clone()).unwrap_or_else(|| "staff".into()));
+    };
+    let key = validate::key("level", level)?;
+    if !levels.is_empty() && !levels.iter().any(|l| l.key == key) {
+        let known: Vec<&str> = levels.iter().map(|l| l.key.as_str()).collect();
+        return Err(AppError::bad(format!(
+            "`{key}` is not a contact level of your company ({})",
+            known.join(", ")
+        )));
+    }
+    Ok(key)
+}
+
 /// Adds a contact to a customer.
 pub async fn create_contact(
     db: &impl ConnectionTrait,
@@ -219,7 +236,7 @@ pub async fn create_contact(
         name_kana: Set(validate::opt_text("nameKana", flat(f.name_kana), 200)?),
         department: Set(validate::opt_text("department", flat(f.department), 200)?),
         title: Set(validate::opt_text("title", flat(f.title), 200)?),
-        level: Set(validate::key("level", f.level.as_deref().unwrap_or("staff"))?),
+        level: Set(contact_level(actor, f.level.as_deref())?),
         email: Set(validate::opt_text("email", flat(f.email), 254)?),
         phone: Set(validate::opt_text("phone", flat(f.phone), 50)?),
         version: Set(1),
@@ -253,7 +270,7 @@ pub async fn update_contact(
         am.title = Set(validate::opt_text("title", v, 200)?);
     }
     if let Some(v) = f.level {
-        am.level = Set(validate::key("level", &v)?);
+        am.level = Set(contact_level(actor, Some(&v))?);
     }
     if let Some(v) = f.email {
         am.email = Set(validate::opt_text("email", v, 254)?);

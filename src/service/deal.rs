@@ -15,7 +15,10 @@ use super::{
     Actor, access, audit, catalog::active_member, customer::Patch, delete_versioned, find_live, insert_audited, new_id,
     now, table_name, update_versioned, validate,
 };
-use crate::error::{AppError, AppResult};
+use crate::{
+    error::{AppError, AppResult},
+    plugins::{Stage, StageOutcome},
+};
 
 /// Fields of a new deal.
 pub struct NewDeal {
@@ -60,13 +63,61 @@ fn amount(v: Option<i64>) -> AppResult<Option<i64>> {
     v.map(|a| validate::non_negative("amount", a)).transpose()
 }
 
+/// The stage `key` of the company's process, or a message listing the real ones.
+fn stage_of<'a>(actor: &'a Actor, key: &str) -> AppResult<&'a Stage> {
+    let key = validate::key("stage", key)?;
+    actor.plugins.process.stage(&key).ok_or_else(|| {
+        let keys: Vec<&str> = actor.plugins.process.stages.iter().map(|s| s.key.as_str()).collect();
+        AppError::bad(format!(
+            "`{key}` is not a stage of your company's process ({})",
+            keys.join(", ")
+        ))
+    })
+}
+
+/// Runs the company's exit check for moving `deal` to `to`; a refusal is
+/// EXIT_CRITERIA_NOT_MET with the script's message.
+async fn check_exit(db: &impl ConnectionTrait, actor: &Actor, deal: &deal::Model, to: &str) -> AppResult<()> {
+    let quality = deal_quality::Entity::find()
+        .filter(deal_quality::Column::DealId.eq(deal.id))
+        .all(db)
+        .await?;
+    let mut q = rhai::Map::new();
+    for row in quality {
+        q.insert(row.indicator.into(), row.checked.into());
+    }
+    let opt = |v: Option<rhai::Dynamic>| v.unwrap_or(rhai::Dynamic::UNIT);
+    let mut map = rhai::Map::new();
+    map.insert("name".into(), deal.name.clone().into());
+    map.insert("stage".into(), deal.stage.clone().into());
+    map.insert("status".into(), deal.status.as_str().into());
+    map.insert("amount".into(), opt(deal.amount.map(Into::into)));
+    map.insert(
+        "expected_close_date".into(),
+        opt(deal.expected_close_date.map(|d| d.to_string().into())),
+    );
+    map.insert("origin".into(), opt(deal.origin.clone().map(Into::into)));
+    map.insert("quality".into(), q.into());
+    let (set, from, to_owned) = (actor.plugins.clone(), deal.stage.clone(), to.to_owned());
+    match crate::plugins::run(move || set.exit_check(map, &from, &to_owned)).await? {
+        None => Ok(()),
+        Some(message) => Err(AppError::Limited("EXIT_CRITERIA_NOT_MET", message)),
+    }
+}
+
 /// Creates an open deal in its first stage, with the owner as a deal member.
 pub async fn create(db: &impl ConnectionTrait, actor: &Actor, f: NewDeal) -> AppResult<deal::Model> {
     access::find_readable::<customer::Entity>(db, actor, f.customer_id, Some(customer::Column::DeletedAt)).await?;
     let owner = f.owner_id.unwrap_or(actor.member_id);
     actor.require_answers_for(owner, "create deals")?;
     active_member(db, actor, owner).await?;
-    let stage = validate::key("stage", &f.stage)?;
+    let first = stage_of(actor, &f.stage)?;
+    if first.outcome != StageOutcome::Open || first.after_sales {
+        return Err(AppError::bad(
+            "a new deal starts in an open stage; win or lose it with closeDeal",
+        ));
+    }
+    let stage = first.key.clone();
     let t = now();
     let am = deal::ActiveModel {
         id: Set(new_id()),
@@ -167,13 +218,24 @@ pub async fn move_stage(
 ) -> AppResult<deal::Model> {
     let before = find_live::<deal::Entity>(db, actor, id).await?;
     access::can_edit_deal(db, actor, &before).await?;
-    let stage = validate::key("stage", stage)?;
-    if before.status != DealStatus::Open {
-        return Err(AppError::bad("the deal is closed; reopen it before moving it"));
+    let target = stage_of(actor, stage)?;
+    match before.status {
+        DealStatus::Open if target.outcome != StageOutcome::Open => {
+            return Err(AppError::bad("win or lose a deal with closeDeal, not by moving it"));
+        }
+        DealStatus::Won if !target.after_sales => {
+            return Err(AppError::bad(
+                "a won deal moves only through the after-sales stages; reopen it first",
+            ));
+        }
+        DealStatus::Lost => return Err(AppError::bad("the deal is lost; reopen it before moving it")),
+        _ => {}
     }
+    let stage = target.key.clone();
     if before.stage == stage {
         return Err(AppError::bad(format!("the deal is already in stage `{stage}`")));
     }
+    check_exit(db, actor, &before, &stage).await?;
     let mut am = before.clone().into_active_model();
     am.stage = Set(stage);
     am.stage_entered_at = Set(now());
@@ -204,15 +266,33 @@ pub async fn close(
         (DealStatus::Won, Some(_)) => return Err(AppError::bad("`lostReason` is only for lost deals")),
         _ => {}
     }
+    let wanted = if outcome == DealStatus::Won {
+        StageOutcome::Won
+    } else {
+        StageOutcome::Lost
+    };
+    let target = match stage {
+        Some(key) => stage_of(actor, &key)?,
+        None => actor
+            .plugins
+            .process
+            .first_with(wanted)
+            .ok_or_else(|| AppError::bad(format!("your company's process has no {} stage", outcome.as_str())))?,
+    };
+    if target.outcome != wanted || target.after_sales {
+        return Err(AppError::bad(format!(
+            "`{}` is not a {} stage",
+            target.key,
+            outcome.as_str()
+        )));
+    }
+    check_exit(db, actor, &before, &target.key).await?;
     let t = now();
     let mut am = before.clone().into_active_model();
     am.status = Set(outcome);
     am.lost_reason = Set(reason);
     am.closed_at = Set(Some(t));
-    let new_stage = stage
-        .map(|s| validate::key("stage", &s))
-        .transpose()?
-        .filter(|s| *s != before.stage);
+    let new_stage = Some(target.key.clone()).filter(|s| *s != before.stage);
     if let Some(s) = &new_stage {
         am.stage = Set(s.clone());
         am.stage_entered_at = Set(t);
@@ -238,7 +318,11 @@ pub async fn reopen(
     if before.status == DealStatus::Open {
         return Err(AppError::bad("the deal is already open"));
     }
-    let stage = validate::key("stage", stage)?;
+    let target = stage_of(actor, stage)?;
+    if target.outcome != StageOutcome::Open {
+        return Err(AppError::bad("reopen a deal in an open stage"));
+    }
+    let stage = target.key.clone();
     let mut am = before.clone().into_active_model();
     am.status = Set(DealStatus::Open);
     am.lost_reason = Set(None);
@@ -384,6 +468,17 @@ pub async fn set_quality(
         ));
     }
     let indicator = validate::key("indicator", indicator)?;
+    if !actor
+        .plugins
+        .process
+        .quality_indicators
+        .iter()
+        .any(|q| q.key == indicator)
+    {
+        return Err(AppError::bad(format!(
+            "`{indicator}` is not a quality indicator of your company"
+        )));
+    }
     let existing = deal_quality::Entity::find_by_id((deal_id, indicator.clone()))
         .one(db)
         .await?;

@@ -46,6 +46,8 @@ pub struct Actor {
     pub api_key: Option<(Uuid, access::ApiKeyScope)>,
     /// Teams and members the actor answers for, computed once per request.
     pub reach: std::sync::Arc<access::Reach>,
+    /// The company's compiled plugin set (its sales process and scoring).
+    pub plugins: std::sync::Arc<crate::plugins::PluginSet>,
 }
 
 /// The current time, at the microsecond precision both databases store.

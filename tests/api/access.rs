@@ -309,6 +309,7 @@ async fn prepare(app: &TestApp, o: &Org) -> Value {
 /// (field, document, expected outcome for R1 R2 M1 M2 A RO RW).
 const QUERIES: &[(&str, &str, &str)] = &[
     ("me", "{ me { id } }", "ok ok ok ok ok ok ok"),
+    ("process", "{ process { stages { key } } }", "ok ok ok ok ok ok ok"),
     ("company", "{ company { id } }", "ok ok ok ok ok ok ok"),
     ("teams", "{ teams { id } }", "ok ok ok ok ok ok ok"),
     (

@@ -19,6 +19,7 @@ async fn serve_demo_answers_the_readme_query_and_stops_on_sigterm() {
         .args(["serve", "--demo"])
         .current_dir(&dir)
         .env("SFA_CONFIG", &config)
+        .env("SFA_PLUGINS_DIR", concat!(env!("CARGO_MANIFEST_DIR"), "/plugins"))
         .env_remove("DATABASE_URL")
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())

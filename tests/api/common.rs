@@ -25,6 +25,8 @@ pub struct TestApp {
     pub db: DatabaseConnection,
     pub http: reqwest::Client,
     statements: Arc<AtomicUsize>,
+    /// The server's plugin registry (to build service actors in tests).
+    pub plugins: Arc<sfa::plugins::Plugins>,
     sqlite_file: Option<PathBuf>,
 }
 
@@ -103,6 +105,7 @@ impl TestApp {
         };
         adjust(&mut config);
         let state = AppState::new(db.clone(), config).await.expect("state");
+        let plugins = state.plugins.clone();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         tokio::spawn(async move {
@@ -113,6 +116,7 @@ impl TestApp {
             db,
             http: reqwest::Client::new(),
             statements,
+            plugins,
             sqlite_file,
         }
     }
@@ -257,7 +261,9 @@ pub async fn actor_of(app: &TestApp, member: Uuid) -> sfa::service::Actor {
         .await
         .expect("query")
         .expect("member");
-    sfa::service::auth::actor_of(&app.db, &m, None).await.expect("actor")
+    sfa::service::auth::actor_of(&app.db, &app.plugins, &m, None)
+        .await
+        .expect("actor")
 }
 
 /// The first error's `extensions.code`, or a panic showing the body.

@@ -11,6 +11,7 @@ async fn the_demo_company_answers_the_dashboard_query() {
     let app = TestApp::spawn().await;
     let created = ensure_demo(
         &app.db,
+        &app.plugins,
         7,
         DemoSize {
             customers: 120,
@@ -23,6 +24,7 @@ async fn the_demo_company_answers_the_dashboard_query() {
     assert!(
         ensure_demo(
             &app.db,
+            &app.plugins,
             7,
             DemoSize {
                 customers: 120,
@@ -51,6 +53,20 @@ async fn the_demo_company_answers_the_dashboard_query() {
         deals
             .iter()
             .any(|d| !d["activities"]["nodes"].as_array().expect("activities").is_empty())
+    );
+
+    // The demo runs the seven-stage process with after-sales stages, and its activities are scored.
+    let process = app
+        .ok(&rep, "{ process { pluginSet stages { key afterSales } } activities(first: 50, filter: {status: DONE}) { nodes { energyPoints } } }", json!({}))
+        .await;
+    assert_eq!(process["process"]["pluginSet"], "sfa7");
+    let stages = process["process"]["stages"].as_array().expect("stages");
+    assert_eq!(stages.len(), 10);
+    assert!(stages.iter().any(|s| s["key"] == "contract") && stages.iter().any(|s| s["afterSales"] == true));
+    let scored = process["activities"]["nodes"].as_array().expect("activities");
+    assert!(
+        !scored.is_empty() && scored.iter().all(|a| a["energyPoints"].as_i64() > Some(0)),
+        "{scored:?}"
     );
 
     let admin = Session {

@@ -1,0 +1,123 @@
+//! The company's sales process as its plugin defines it, so a frontend draws
+//! its pipeline board and daily-report form without hard-coding.
+
+use async_graphql::{Context, Object, SimpleObject};
+
+use super::context::actor;
+use crate::plugins::{Named, Stage, StageOutcome};
+
+/// One stage of the company's process.
+#[derive(SimpleObject, Clone)]
+pub struct StageInfo {
+    /// Key stored on deals.
+    pub key: String,
+    /// Display name ("unknown stage" when a deal's stage is no longer in the process).
+    pub name: String,
+    /// Win probability, 0–100.
+    pub probability: i32,
+    /// OPEN, WON or LOST.
+    pub outcome: StageOutcome,
+    /// A stage after the order (support, onboarding…).
+    pub after_sales: bool,
+    /// What must hold to leave the stage, in words.
+    pub exit_criteria: Option<String>,
+    /// False when the key is not (or no longer) a stage of the process.
+    pub known: bool,
+}
+
+impl StageInfo {
+    /// The info of a known stage.
+    pub fn of(s: &Stage) -> Self {
+        Self {
+            key: s.key.clone(),
+            name: s.name.clone(),
+            probability: s.probability,
+            outcome: s.outcome,
+            after_sales: s.after_sales,
+            exit_criteria: s.exit_criteria.clone(),
+            known: true,
+        }
+    }
+
+    /// A stage key the process no longer has: readable, never a crash.
+    pub fn unknown(key: &str, outcome: StageOutcome) -> Self {
+        Self {
+            key: key.to_owned(),
+            name: "unknown stage".into(),
+            probability: 0,
+            outcome,
+            after_sales: false,
+            exit_criteria: None,
+            known: false,
+        }
+    }
+}
+
+/// A key with a display name.
+#[derive(SimpleObject, Clone)]
+pub struct NamedKey {
+    /// Key stored on records.
+    pub key: String,
+    /// Display name.
+    pub name: String,
+}
+
+fn named(list: &[Named]) -> Vec<NamedKey> {
+    list.iter()
+        .map(|n| NamedKey {
+            key: n.key.clone(),
+            name: n.name.clone(),
+        })
+        .collect()
+}
+
+/// The company's sales process.
+pub struct ProcessInfo {
+    set: std::sync::Arc<crate::plugins::PluginSet>,
+}
+
+#[Object]
+impl ProcessInfo {
+    /// The plugin set in use.
+    async fn plugin_set(&self) -> &str {
+        &self.set.name
+    }
+    /// Version of the set (changes whenever one of its scripts changes).
+    async fn version(&self) -> &str {
+        &self.set.version
+    }
+    /// Version of the scoring script, stored with every energy score.
+    async fn scoring_version(&self) -> &str {
+        &self.set.scoring_version
+    }
+    /// Stages in order.
+    async fn stages(&self) -> Vec<StageInfo> {
+        self.set.process.stages.iter().map(StageInfo::of).collect()
+    }
+    /// Deal quality indicators (at most five).
+    async fn quality_indicators(&self) -> Vec<NamedKey> {
+        named(&self.set.process.quality_indicators)
+    }
+    /// Contact levels, most junior first.
+    async fn contact_levels(&self) -> Vec<NamedKey> {
+        named(&self.set.process.contact_levels)
+    }
+    /// Customer reactions a daily report records.
+    async fn reactions(&self) -> Vec<NamedKey> {
+        named(&self.set.process.reactions)
+    }
+}
+
+/// Process queries.
+#[derive(Default)]
+pub struct ProcessQuery;
+
+#[Object]
+impl ProcessQuery {
+    /// Your company's sales process: stages, quality indicators, contact levels, reactions.
+    async fn process(&self, ctx: &Context<'_>) -> async_graphql::Result<ProcessInfo> {
+        Ok(ProcessInfo {
+            set: actor(ctx)?.plugins.clone(),
+        })
+    }
+}

@@ -1,0 +1,464 @@
+//! Each company's sales process as rhai scripts (see `plugins/README.md`).
+//!
+//! A plugin set is a folder of `plugins/`: `process.rhai` (stages, exit
+//! check, quality indicators, contact levels, reactions) and `scoring.rhai`
+//! (energy points of an activity). A company names its folder; files it lacks
+//! come from `default`. Sets are compiled once and kept as `Arc`s; the
+//! process definition is read once at load time, so requests run a script
+//! only when a write needs one (an exit check, a score).
+
+pub mod engine;
+
+use std::{
+    collections::HashMap,
+    path::{Path, PathBuf},
+    sync::{Arc, RwLock},
+};
+
+use rhai::{AST, Array, Dynamic, Engine, EvalAltResult, Map};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::error::{AppError, AppResult};
+
+pub use engine::ScriptLimits;
+
+/// The files of a set, in load order.
+const FILES: [&str; 2] = ["process.rhai", "scoring.rhai"];
+
+/// The `default` set, built into the binary for a server started without the `plugins/` folder.
+const BUILTIN_DEFAULT: [&str; 2] = [
+    include_str!("../../plugins/default/process.rhai"),
+    include_str!("../../plugins/default/scoring.rhai"),
+];
+
+/// Whether a stage is before the order, won or lost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, async_graphql::Enum)]
+pub enum StageOutcome {
+    /// Still being worked on.
+    Open,
+    /// Ordered (after-sales stages are won too).
+    Won,
+    /// Lost.
+    Lost,
+}
+
+/// One stage of a company's process.
+#[derive(Debug, Clone, Serialize)]
+pub struct Stage {
+    /// Key stored on deals.
+    pub key: String,
+    /// Display name.
+    pub name: String,
+    /// Win probability, 0–100.
+    pub probability: i32,
+    /// Open, won or lost.
+    pub outcome: StageOutcome,
+    /// A stage after the order (support, onboarding…).
+    pub after_sales: bool,
+    /// What must hold to leave the stage, in words (shown to users).
+    pub exit_criteria: Option<String>,
+}
+
+/// A key with a display name (quality indicator, contact level, reaction).
+#[derive(Debug, Clone, Serialize)]
+pub struct Named {
+    /// Key stored on records.
+    pub key: String,
+    /// Display name.
+    pub name: String,
+}
+
+/// A company's process, read from its script once at load time.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Process {
+    /// Stages in order.
+    pub stages: Vec<Stage>,
+    /// Deal quality indicators (at most five).
+    pub quality_indicators: Vec<Named>,
+    /// Contact levels, most junior first.
+    pub contact_levels: Vec<Named>,
+    /// Customer reactions recorded on activities.
+    pub reactions: Vec<Named>,
+}
+
+impl Process {
+    /// The stage `key`, if the process has it.
+    pub fn stage(&self, key: &str) -> Option<&Stage> {
+        self.stages.iter().find(|s| s.key == key)
+    }
+
+    /// The first stage with this outcome (before any after-sales stage).
+    pub fn first_with(&self, outcome: StageOutcome) -> Option<&Stage> {
+        self.stages.iter().find(|s| s.outcome == outcome && !s.after_sales)
+    }
+}
+
+/// A compiled plugin set.
+pub struct PluginSet {
+    /// Folder name.
+    pub name: String,
+    /// Hash of every file of the set: changes when any script changes.
+    pub version: String,
+    /// Hash of the scoring script: stored with every energy score.
+    pub scoring_version: String,
+    /// The process the set defines.
+    pub process: Process,
+    engine: Arc<Engine>,
+    limits: ScriptLimits,
+    process_ast: AST,
+    scoring_ast: AST,
+    has_exit_check: bool,
+}
+
+impl std::fmt::Debug for PluginSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PluginSet")
+            .field("name", &self.name)
+            .field("version", &self.version)
+            .finish()
+    }
+}
+
+/// A script that failed to load, with where.
+fn load_error(set: &str, file: &str, err: impl std::fmt::Display) -> AppError {
+    AppError::Limited("PLUGIN_ERROR", format!("plugin set `{set}`, {file}: {err}"))
+}
+
+/// A script that failed at run time: its message and position, never a crash.
+fn run_error(set: &str, file: &str, function: &str, err: &EvalAltResult) -> AppError {
+    let what = match err {
+        EvalAltResult::ErrorTooManyOperations(_) => "used too many operations and was stopped".to_owned(),
+        EvalAltResult::ErrorTerminated(..) => "ran out of time and was stopped".to_owned(),
+        EvalAltResult::ErrorStackOverflow(_) => "recursed too deeply and was stopped".to_owned(),
+        EvalAltResult::ErrorDataTooLarge(what, _) => format!("built a {what} beyond the limit and was stopped"),
+        other => other.to_string(),
+    };
+    let pos = err.position();
+    let at = if pos.is_none() {
+        String::new()
+    } else {
+        format!(
+            " (line {}, column {})",
+            pos.line().unwrap_or(0),
+            pos.position().unwrap_or(0)
+        )
+    };
+    AppError::Limited(
+        "PLUGIN_ERROR",
+        format!("the script {set}/{file} `{function}` {what}{at}"),
+    )
+}
+
+fn hash(parts: &[&str]) -> String {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update(p.as_bytes());
+        h.update([0]);
+    }
+    h.finalize().iter().take(6).map(|b| format!("{b:02x}")).collect()
+}
+
+fn get_str(map: &Map, key: &str) -> Option<String> {
+    map.get(key).and_then(|v| v.clone().into_string().ok())
+}
+
+fn named_list(value: Dynamic, set: &str, what: &str) -> AppResult<Vec<Named>> {
+    let items = value
+        .try_cast::<Array>()
+        .ok_or_else(|| load_error(set, "process.rhai", format!("`{what}()` must return an array")))?;
+    items
+        .into_iter()
+        .map(|item| {
+            let map = item
+                .try_cast::<Map>()
+                .ok_or_else(|| load_error(set, "process.rhai", format!("`{what}()` items are maps")))?;
+            let key = get_str(&map, "key")
+                .ok_or_else(|| load_error(set, "process.rhai", format!("a `{what}()` item has no `key`")))?;
+            crate::service::validate::key(what, &key).map_err(|e| load_error(set, "process.rhai", e.message()))?;
+            let name = get_str(&map, "name").unwrap_or_else(|| key.clone());
+            Ok(Named { key, name })
+        })
+        .collect()
+}
+
+impl PluginSet {
+    /// Compiles a set from its sources (`[process, scoring]`) and reads its process.
+    pub fn compile(name: &str, sources: [&str; 2], engine: Arc<Engine>, limits: ScriptLimits) -> AppResult<Self> {
+        let compile = |i: usize| engine.compile(sources[i]).map_err(|e| load_error(name, FILES[i], e));
+        let process_ast = compile(0)?;
+        let scoring_ast = compile(1)?;
+        let has =
+            |ast: &AST, f: &str, arity: usize| ast.iter_functions().any(|m| m.name == f && m.params.len() == arity);
+        for (ast, file, f, arity) in [
+            (&process_ast, FILES[0], "stages", 0),
+            (&scoring_ast, FILES[1], "activity_points", 1),
+        ] {
+            if !has(ast, f, arity) {
+                return Err(load_error(name, file, format!("the function `{f}` is missing")));
+            }
+        }
+        let mut set = Self {
+            name: name.to_owned(),
+            version: hash(&sources),
+            scoring_version: format!("{name}:{}", hash(&sources[1..])),
+            process: Process::default(),
+            has_exit_check: has(&process_ast, "exit_check", 3),
+            engine,
+            limits,
+            process_ast,
+            scoring_ast,
+        };
+        let call = |f: &str| set.call(&set.process_ast, FILES[0], f, ());
+        let stages = call("stages")?
+            .try_cast::<Array>()
+            .ok_or_else(|| load_error(name, FILES[0], "`stages()` must return an array"))?;
+        let mut parsed = Vec::new();
+        for item in stages {
+            let map = item
+                .try_cast::<Map>()
+                .ok_or_else(|| load_error(name, FILES[0], "stages are maps"))?;
+            let key = get_str(&map, "key").ok_or_else(|| load_error(name, FILES[0], "a stage has no `key`"))?;
+            crate::service::validate::key("stage", &key).map_err(|e| load_error(name, FILES[0], e.message()))?;
+            let outcome = match get_str(&map, "outcome").as_deref() {
+                None | Some("open") => StageOutcome::Open,
+                Some("won") => StageOutcome::Won,
+                Some("lost") => StageOutcome::Lost,
+                Some(other) => {
+                    return Err(load_error(
+                        name,
+                        FILES[0],
+                        format!("stage `{key}`: unknown outcome `{other}`"),
+                    ));
+                }
+            };
+            let after_sales = map.get("after_sales").and_then(|v| v.as_bool().ok()).unwrap_or(false);
+            let probability = map.get("probability").and_then(|v| v.as_int().ok()).unwrap_or(0);
+            if !(0..=100).contains(&probability) {
+                return Err(load_error(
+                    name,
+                    FILES[0],
+                    format!("stage `{key}`: probability must be 0 to 100"),
+                ));
+            }
+            parsed.push(Stage {
+                name: get_str(&map, "name").unwrap_or_else(|| key.clone()),
+                key,
+                probability: probability as i32,
+                outcome: if after_sales { StageOutcome::Won } else { outcome },
+                after_sales,
+                exit_criteria: get_str(&map, "exit_criteria"),
+            });
+        }
+        if parsed.is_empty() || !parsed.iter().any(|s| s.outcome == StageOutcome::Open) {
+            return Err(load_error(name, FILES[0], "the process needs at least one open stage"));
+        }
+        let optional = |f: &str| -> AppResult<Vec<Named>> {
+            if has(&set.process_ast, f, 0) {
+                named_list(call(f)?, name, f)
+            } else {
+                Ok(vec![])
+            }
+        };
+        let quality_indicators = optional("quality_indicators")?;
+        if quality_indicators.len() > crate::service::deal::MAX_QUALITY_INDICATORS {
+            return Err(load_error(
+                name,
+                FILES[0],
+                "a company has at most five quality indicators",
+            ));
+        }
+        let process = Process {
+            stages: parsed,
+            quality_indicators,
+            contact_levels: optional("contact_levels")?,
+            reactions: optional("reactions")?,
+        };
+        set.process = process;
+        Ok(set)
+    }
+
+    fn call(&self, ast: &AST, file: &str, function: &str, args: impl rhai::FuncArgs) -> AppResult<Dynamic> {
+        let mut scope = rhai::Scope::new();
+        engine::with_deadline(self.limits.max_millis, || {
+            self.engine.call_fn::<Dynamic>(&mut scope, ast, function, args)
+        })
+        .map_err(|e| run_error(&self.name, file, function, &e))
+    }
+
+    /// Asks the exit check whether `deal` may move from `from` to `to`:
+    /// `None` allows, `Some(message)` refuses.
+    pub fn exit_check(&self, deal: Map, from: &str, to: &str) -> AppResult<Option<String>> {
+        if !self.has_exit_check {
+            return Ok(None);
+        }
+        let verdict = self.call(
+            &self.process_ast,
+            FILES[0],
+            "exit_check",
+            (deal, from.to_owned(), to.to_owned()),
+        )?;
+        if verdict.is_unit() {
+            return Ok(None);
+        }
+        match verdict.into_string() {
+            Ok(message) => Ok(Some(message)),
+            Err(kind) => Err(AppError::Limited(
+                "PLUGIN_ERROR",
+                format!(
+                    "the company's exit_check returned a {kind}; it must return () to allow or a message to refuse"
+                ),
+            )),
+        }
+    }
+
+    /// Energy points of an activity (see `plugins/README.md` for the map).
+    pub fn activity_points(&self, activity: Map) -> AppResult<i32> {
+        let points = self.call(&self.scoring_ast, FILES[1], "activity_points", (activity,))?;
+        let n = points
+            .as_int()
+            .or_else(|_| points.as_float().map(|f| f.round() as i64))
+            .map_err(|kind| {
+                AppError::Limited(
+                    "PLUGIN_ERROR",
+                    format!("activity_points returned a {kind}, not a number"),
+                )
+            })?;
+        Ok(n.clamp(-1_000_000, 1_000_000) as i32)
+    }
+}
+
+/// The map `activity_points(a)` receives (see `plugins/README.md`).
+pub fn activity_input(
+    kind: &str,
+    attendees: i32,
+    duration_minutes: Option<i32>,
+    reactions: &[String],
+    contacts: &[(String, Option<String>)],
+) -> Map {
+    let mut a = Map::new();
+    a.insert("kind".into(), kind.into());
+    a.insert("attendees".into(), i64::from(attendees).into());
+    a.insert(
+        "duration_minutes".into(),
+        duration_minutes
+            .map(|d| Dynamic::from(i64::from(d)))
+            .unwrap_or(Dynamic::UNIT),
+    );
+    a.insert(
+        "reactions".into(),
+        reactions
+            .iter()
+            .map(|r| Dynamic::from(r.clone()))
+            .collect::<Array>()
+            .into(),
+    );
+    let contacts: Array = contacts
+        .iter()
+        .map(|(level, department)| {
+            let mut c = Map::new();
+            c.insert("level".into(), level.clone().into());
+            c.insert(
+                "department".into(),
+                department.clone().map(Dynamic::from).unwrap_or(Dynamic::UNIT),
+            );
+            Dynamic::from(c)
+        })
+        .collect();
+    a.insert("contacts".into(), contacts.into());
+    a
+}
+
+/// Runs a script call on a blocking thread, off the async workers.
+pub async fn run<T: Send + 'static>(f: impl FnOnce() -> AppResult<T> + Send + 'static) -> AppResult<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| AppError::Internal(format!("script task failed: {e}")))?
+}
+
+/// Every plugin set of the server, compiled.
+pub struct Plugins {
+    dir: PathBuf,
+    engine: Arc<Engine>,
+    limits: ScriptLimits,
+    sets: RwLock<HashMap<String, Arc<PluginSet>>>,
+    /// The `default` set as loaded at start-up, for a company whose set is gone.
+    fallback: Arc<PluginSet>,
+}
+
+impl Plugins {
+    /// Loads every set under `dir` (and the built-in `default` when the folder lacks one).
+    /// A broken set is an error naming its file, line and column.
+    pub fn load(dir: &Path, limits: ScriptLimits) -> AppResult<Self> {
+        let engine = Arc::new(engine::hardened(limits));
+        let default = Arc::new(compile_from_disk(dir, "default", engine.clone(), limits)?);
+        let plugins = Self {
+            dir: dir.to_owned(),
+            engine,
+            limits,
+            sets: RwLock::new(HashMap::from([("default".to_owned(), default.clone())])),
+            fallback: default,
+        };
+        if let Ok(entries) = std::fs::read_dir(dir) {
+            let mut names: Vec<String> = entries
+                .flatten()
+                .filter(|e| e.path().is_dir())
+                .filter_map(|e| e.file_name().into_string().ok())
+                .filter(|n| n != "default")
+                .collect();
+            names.sort();
+            for name in names {
+                let set = plugins.compile_set(&name)?;
+                plugins.insert(set);
+            }
+        }
+        Ok(plugins)
+    }
+
+    fn insert(&self, set: PluginSet) {
+        if let Ok(mut sets) = self.sets.write() {
+            sets.insert(set.name.clone(), Arc::new(set));
+        }
+    }
+
+    /// Compiles the set `name` from disk: its own files, the rest from `default`.
+    pub fn compile_set(&self, name: &str) -> AppResult<PluginSet> {
+        compile_from_disk(&self.dir, name, self.engine.clone(), self.limits)
+    }
+
+    /// The set a company uses: its own, or `default` when it names none (or one that is missing).
+    pub fn for_company(&self, plugin_set: Option<&str>) -> Arc<PluginSet> {
+        let sets = self.sets.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+        plugin_set
+            .and_then(|name| sets.get(name))
+            .or_else(|| sets.get("default"))
+            .cloned()
+            .unwrap_or_else(|| self.fallback.clone())
+    }
+
+    /// Names of the loaded sets.
+    pub fn names(&self) -> Vec<String> {
+        let sets = self.sets.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut names: Vec<String> = sets.keys().cloned().collect();
+        names.sort();
+        names
+    }
+}
+
+/// Compiles the set `name` under `dir`: its own files, the rest from `default`
+/// (or the built-in default when the folder has none).
+fn compile_from_disk(dir: &Path, name: &str, engine: Arc<Engine>, limits: ScriptLimits) -> AppResult<PluginSet> {
+    if name.is_empty()
+        || !name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    {
+        return Err(AppError::bad(format!("`{name}` is not a plugin set name")));
+    }
+    let read = |set: &str, i: usize| std::fs::read_to_string(dir.join(set).join(FILES[i])).ok();
+    let default_file = |i: usize| read("default", i).unwrap_or_else(|| BUILTIN_DEFAULT[i].to_owned());
+    let sources: Vec<String> = (0..FILES.len())
+        .map(|i| read(name, i).unwrap_or_else(|| default_file(i)))
+        .collect();
+    PluginSet::compile(name, [&sources[0], &sources[1]], engine, limits)
+}
