@@ -462,3 +462,107 @@ fn compile_from_disk(dir: &Path, name: &str, engine: Arc<Engine>, limits: Script
         .collect();
     PluginSet::compile(name, [&sources[0], &sources[1]], engine, limits)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use super::*;
+
+    const PROCESS: &str = r#"fn stages() { [#{ key: "open", name: "Open" }, #{ key: "won", outcome: "won" }] }"#;
+
+    fn set(scoring: &str) -> AppResult<PluginSet> {
+        let engine = Arc::new(engine::hardened(ScriptLimits::default()));
+        PluginSet::compile("test", [PROCESS, scoring], engine, ScriptLimits::default())
+    }
+
+    fn score(scoring: &str) -> (AppResult<i32>, Duration) {
+        let started = Instant::now();
+        let out = set(scoring).and_then(|s| s.activity_points(activity_input("visit", 1, None, &[], &[])));
+        (out, started.elapsed())
+    }
+
+    fn refused(scoring: &str, words: &str) {
+        let (out, took) = score(scoring);
+        let err = out.expect_err("the script must be stopped");
+        assert_eq!(err.code(), "PLUGIN_ERROR");
+        assert!(err.message().contains(words), "{}", err.message());
+        assert!(took < Duration::from_secs(2), "took {took:?}");
+    }
+
+    #[test]
+    fn runaway_scripts_are_stopped_with_clear_errors() {
+        refused("fn activity_points(a) { loop { } }", "stopped");
+        refused(
+            "fn activity_points(a) { let x = 0; while true { x += 1; } x }",
+            "stopped",
+        );
+        refused("fn f(n) { f(n + 1) } fn activity_points(a) { f(0) }", "stopped");
+        refused("fn activity_points(a) { let s = \"x\"; loop { s += s; } }", "stopped");
+        refused("fn activity_points(a) { let v = []; loop { v.push(1); } }", "stopped");
+        refused("fn activity_points(a) { sleep(10); 1 }", "sleep");
+    }
+
+    #[test]
+    fn no_files_no_eval() {
+        let import = set("import \"/etc/passwd\" as p; fn activity_points(a) { 1 }").expect_err("no modules");
+        assert!(import.message().contains("scoring.rhai"), "{}", import.message());
+        let eval = set("fn activity_points(a) { eval(\"1\") }").expect_err("no eval");
+        assert!(eval.message().contains("scoring.rhai"), "{}", eval.message());
+    }
+
+    #[test]
+    fn load_errors_name_file_line_and_column() {
+        let err = set("fn activity_points(a) {\n  1 +\n}").expect_err("syntax error");
+        assert!(
+            err.message().contains("scoring.rhai") && err.message().contains("line 3"),
+            "{}",
+            err.message()
+        );
+        let missing = set("fn other() { 1 }").expect_err("missing function");
+        assert!(missing.message().contains("activity_points"), "{}", missing.message());
+    }
+
+    #[test]
+    fn shipped_sets_load_and_score() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("plugins");
+        let plugins = Plugins::load(&dir, ScriptLimits::default()).expect("shipped plugins load");
+        assert_eq!(plugins.names(), ["b2b8", "default", "sfa7"]);
+        for name in ["default", "b2b8", "sfa7"] {
+            let set = plugins.for_company(Some(name));
+            assert_eq!(set.name, name);
+            assert!(set.process.stages.len() >= 6, "{name}");
+            assert!(!set.process.quality_indicators.is_empty() && set.process.quality_indicators.len() <= 5);
+        }
+        // b2b8 has no scoring.rhai of its own: it inherits default's weights.
+        let visit = || {
+            activity_input(
+                "visit",
+                2,
+                Some(60),
+                &["met_executive".into()],
+                &[("executive".into(), None)],
+            )
+        };
+        let default_points = plugins.for_company(None).activity_points(visit()).expect("score");
+        assert_eq!(
+            plugins
+                .for_company(Some("b2b8"))
+                .activity_points(visit())
+                .expect("score"),
+            default_points
+        );
+        assert_eq!(default_points, (3 + 3) * 3 + 1);
+        assert_ne!(
+            plugins
+                .for_company(Some("sfa7"))
+                .activity_points(visit())
+                .expect("score"),
+            default_points
+        );
+        assert!(
+            plugins.for_company(Some("missing")).name == "default",
+            "an unknown set falls back to default"
+        );
+    }
+}

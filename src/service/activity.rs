@@ -376,7 +376,15 @@ pub async fn score(db: &impl ConnectionTrait, actor: &Actor, mut a: activity::Mo
         &contacts,
     );
     let set = actor.plugins.clone();
-    let points = crate::plugins::run(move || set.activity_points(input)).await?;
+    // A broken scoring script must not lose a rep's work: the activity is
+    // kept unscored and the failure logged for the admin.
+    let points = match crate::plugins::run(move || set.activity_points(input)).await {
+        Ok(points) => points,
+        Err(e) => {
+            tracing::warn!(company = %actor.company_id, activity = %a.id, error = %e.message(), "scoring failed");
+            return Ok(a);
+        }
+    };
     let version = actor.plugins.scoring_version.clone();
     activity::Entity::update_many()
         .col_expr(activity::Column::EnergyPoints, Expr::value(points))

@@ -16,6 +16,7 @@ mod isolation;
 mod limits;
 mod nplus1;
 mod pagination;
+mod plugins;
 mod reports;
 mod schema;
 mod tasks;

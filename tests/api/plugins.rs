@@ -1,0 +1,199 @@
+//! The company's process in action: exit checks, per-company sets, unknown
+//! stages, and a runaway script that does not stop the server.
+
+use std::time::{Duration, Instant};
+
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::common::{Session, TestApp, customer};
+
+async fn use_set(app: &TestApp, company: Uuid, set: &str) {
+    entity::company::Entity::update_many()
+        .col_expr(entity::company::Column::PluginSet, Expr::value(set))
+        .filter(entity::company::Column::Id.eq(company))
+        .exec(&app.db)
+        .await
+        .expect("set plugin set");
+}
+
+const MOVE: &str =
+    "mutation($id: ID!, $v: Int!, $s: String!) { moveDealStage(id: $id, version: $v, stage: $s) { stage version } }";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn exit_checks_refuse_and_allow_as_the_script_says() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant("acme").await;
+    let cust = customer(&app, &t.rep, "ACME").await;
+    let mk = "mutation($c: ID!) { createDeal(input: {customerId: $c, name: \"D\", stage: \"hearing\"}) { id version stageInfo { name probability known } } }";
+    let d = app.ok(&t.rep, mk, json!({"c": cust})).await["createDeal"].clone();
+    assert_eq!(
+        d["stageInfo"],
+        json!({"name": "ヒアリング", "probability": 20, "known": true})
+    );
+    let body = app
+        .gql(
+            Some(&t.rep.token),
+            MOVE,
+            json!({"id": d["id"], "v": 1, "s": "proposal"}),
+        )
+        .await;
+    assert_eq!(body["errors"][0]["extensions"]["code"], "EXIT_CRITERIA_NOT_MET");
+    assert_eq!(body["errors"][0]["message"], "提案に進む前に見積金額を入力してください");
+    app.ok(
+        &t.rep,
+        "mutation($id: ID!) { updateDeal(input: {id: $id, version: 1, amount: 500000}) { id } }",
+        json!({"id": d["id"]}),
+    )
+    .await;
+    let moved = app
+        .ok(&t.rep, MOVE, json!({"id": d["id"], "v": 2, "s": "proposal"}))
+        .await;
+    assert_eq!(moved["moveDealStage"]["stage"], "proposal");
+    let unknown = app
+        .gql(Some(&t.rep.token), MOVE, json!({"id": d["id"], "v": 3, "s": "ghost"}))
+        .await;
+    assert_eq!(unknown["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
+    let to_won = app
+        .gql(Some(&t.rep.token), MOVE, json!({"id": d["id"], "v": 3, "s": "won"}))
+        .await;
+    assert_eq!(
+        to_won["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+        "winning is closeDeal's job"
+    );
+    let history = app
+        .ok(
+            &t.rep,
+            "query($id: ID!) { deal(id: $id) { stageHistory { nodes { toStage } } } }",
+            json!({"id": d["id"]}),
+        )
+        .await;
+    assert_eq!(
+        history["deal"]["stageHistory"]["nodes"],
+        json!([{"toStage": "proposal"}, {"toStage": "hearing"}])
+    );
+
+    // The process is there for a frontend to draw.
+    let p = app.ok(&t.rep, "{ process { pluginSet stages { key outcome } qualityIndicators { key name } contactLevels { key } reactions { key } } }", json!({})).await;
+    assert_eq!(p["process"]["pluginSet"], "default");
+    assert_eq!(p["process"]["stages"][4], json!({"key": "won", "outcome": "WON"}));
+    assert_eq!(p["process"]["qualityIndicators"].as_array().map(Vec::len), Some(5));
+    let bad_level = app
+        .gql(
+            Some(&t.rep.token),
+            "mutation($c: ID!) { createContact(customerId: $c, input: {name: \"K\", level: \"ceo\"}) { id } }",
+            json!({"c": cust}),
+        )
+        .await;
+    assert_eq!(bad_level["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn each_company_runs_its_own_process() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant("acme").await;
+    use_set(&app, t.company_id, "b2b8").await;
+    let cust = customer(&app, &t.rep, "ACME").await;
+    let p = app
+        .ok(&t.rep, "{ process { pluginSet stages { key } } }", json!({}))
+        .await;
+    assert_eq!(p["process"]["pluginSet"], "b2b8");
+    assert_eq!(p["process"]["stages"].as_array().map(Vec::len), Some(9));
+    let old = app
+        .gql(
+            Some(&t.rep.token),
+            "mutation($c: ID!) { createDeal(input: {customerId: $c, name: \"D\", stage: \"hearing\"}) { id } }",
+            json!({"c": cust}),
+        )
+        .await;
+    assert_eq!(
+        old["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+        "default's stages are not b2b8's"
+    );
+    let d = app
+        .ok(
+            &t.rep,
+            "mutation($c: ID!) { createDeal(input: {customerId: $c, name: \"D\", stage: \"potential\"}) { id } }",
+            json!({"c": cust}),
+        )
+        .await;
+    let id = d["createDeal"]["id"].clone();
+    let refused = app
+        .gql(
+            Some(&t.rep.token),
+            MOVE,
+            json!({"id": id, "v": 1, "s": "problem_agreed"}),
+        )
+        .await;
+    assert_eq!(refused["errors"][0]["extensions"]["code"], "EXIT_CRITERIA_NOT_MET");
+    // The clearance condition is a quality indicator, set by the manager (the maintainer).
+    app.ok(
+        &t.manager,
+        "mutation($id: ID!) { setDealQuality(dealId: $id, indicator: \"budget\", checked: true) { checked } }",
+        json!({"id": id}),
+    )
+    .await;
+    app.ok(&t.rep, MOVE, json!({"id": id, "v": 1, "s": "problem_agreed"}))
+        .await;
+
+    // A stage removed from the process leaves the deal readable as "unknown stage".
+    let deal_id = Uuid::parse_str(id.as_str().expect("id")).expect("uuid");
+    entity::deal::Entity::update_many()
+        .col_expr(entity::deal::Column::Stage, Expr::value("retired_stage"))
+        .filter(entity::deal::Column::Id.eq(deal_id))
+        .exec(&app.db)
+        .await
+        .expect("retire");
+    let read = app
+        .ok(
+            &t.rep,
+            "query($id: ID!) { deal(id: $id) { stage stageInfo { name known outcome } } deals { totalCount } }",
+            json!({"id": id}),
+        )
+        .await;
+    assert_eq!(
+        read["deal"]["stageInfo"],
+        json!({"name": "unknown stage", "known": false, "outcome": "OPEN"})
+    );
+    assert_eq!(read["deal"]["stage"], "retired_stage");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_runaway_script_is_stopped_and_the_server_keeps_serving() {
+    let dir = std::env::temp_dir().join(format!("sfa-plugins-{}", Uuid::now_v7().simple()));
+    std::fs::create_dir_all(dir.join("evil")).expect("dir");
+    std::fs::write(
+        dir.join("evil/scoring.rhai"),
+        "fn activity_points(a) { let n = 0; loop { n += 1; } }",
+    )
+    .expect("write");
+    let plugin_dir = dir.clone();
+    let app = TestApp::spawn_with(move |c| c.plugins_dir = plugin_dir).await;
+    let t = app.tenant("acme").await;
+    use_set(&app, t.company_id, "evil").await;
+    let cust = customer(&app, &t.rep, "ACME").await;
+    let rep = Session {
+        member_id: t.rep.member_id,
+        token: t.rep.token.clone(),
+    };
+
+    let started = Instant::now();
+    let create = "mutation($c: ID!) { createActivity(input: {customerId: $c, kind: VISIT, subject: \"v\", scheduledAt: \"2026-11-01T01:00:00Z\"}) { id energyPoints } }";
+    let (created, health, me) = tokio::join!(
+        app.gql(Some(&rep.token), create, json!({"c": cust})),
+        app.http.get(app.url("/healthz")).send(),
+        app.gql(Some(&t.manager.token), "{ me { id } }", json!({})),
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        started.elapsed()
+    );
+    // The rep's work is kept, unscored; other requests were answered meanwhile.
+    assert!(created.get("errors").is_none(), "{created}");
+    assert!(created["data"]["createActivity"]["energyPoints"].is_null());
+    assert_eq!(health.expect("healthz").status(), 200);
+    assert!(me["data"]["me"]["id"].is_string());
+    let _ = std::fs::remove_dir_all(&dir);
+}
