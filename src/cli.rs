@@ -39,6 +39,12 @@ pub enum Command {
         #[arg(long, default_value_t = 12)]
         months: u32,
     },
+    /// Compile every plugin set under the plugins folder and report, without starting the server.
+    CheckPlugins {
+        /// Also time N energy scorings with each set and print the rate.
+        #[arg(long)]
+        bench: Option<u64>,
+    },
     /// Write the GraphQL SDL (to stdout, or to FILE).
     ExportSchema {
         /// Output file, e.g. `schema.graphql`.

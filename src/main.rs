@@ -26,6 +26,7 @@ async fn main() -> std::process::ExitCode {
                 months,
             } => sfa::server::seed_demo(&config, seed, sfa::seed::DemoSize { customers, months }).await,
             Command::ExportSchema { file } => sfa::server::export_schema(file.as_deref()),
+            Command::CheckPlugins { bench } => sfa::server::check_plugins(&config, bench),
         },
     };
     match result {

@@ -83,6 +83,45 @@ pub async fn seed_demo(config: &Config, seed_value: u64, size: DemoSize) -> Resu
     Ok(())
 }
 
+/// Compiles every plugin set and prints what it defines; with `bench`,
+/// times that many scorings per set (one core, no database).
+pub fn check_plugins(config: &Config, bench: Option<u64>) -> Result<(), String> {
+    let loaded = plugins(config)?;
+    for name in loaded.names() {
+        let set = loaded.for_company(Some(&name));
+        let p = &set.process;
+        println!(
+            "{name}: ok (version {}; {} stages, {} quality indicators, {} contact levels, {} reactions)",
+            set.version,
+            p.stages.len(),
+            p.quality_indicators.len(),
+            p.contact_levels.len(),
+            p.reactions.len()
+        );
+        if let Some(n) = bench {
+            let reactions: Vec<String> = p.reactions.iter().take(2).map(|r| r.key.clone()).collect();
+            let contacts: Vec<(String, Option<String>)> = p
+                .contact_levels
+                .iter()
+                .map(|l| (l.key.clone(), Some("営業部".to_owned())))
+                .collect();
+            let started = std::time::Instant::now();
+            for i in 0..n {
+                let kind = ["visit", "call", "web_meeting", "email"][(i % 4) as usize];
+                let input = crate::plugins::activity_input(kind, 3, Some(60), &reactions, &contacts);
+                set.activity_points(input).map_err(|e| e.message())?;
+            }
+            let secs = started.elapsed().as_secs_f64();
+            println!(
+                "  scoring: {n} activities in {secs:.3} s = {:.0} activities/s on one core ({:.2} µs each)",
+                n as f64 / secs,
+                secs * 1e6 / n as f64
+            );
+        }
+    }
+    Ok(())
+}
+
 /// Writes the SDL to `file` or stdout.
 pub fn export_schema(file: Option<&Path>) -> Result<(), String> {
     let sdl = crate::graphql::sdl();

@@ -45,6 +45,7 @@ pub struct MutationRoot(
     task::TaskMutation,
     misc::MiscMutation,
     admin::AdminMutation,
+    process::ProcessMutation,
 );
 
 /// The server's schema type.

@@ -108,6 +108,26 @@ impl ProcessInfo {
     }
 }
 
+/// Plugin administration.
+#[derive(Default)]
+pub struct ProcessMutation;
+
+#[Object]
+impl ProcessMutation {
+    /// Reloads your company's plugin set from disk (admins). A broken script
+    /// is refused with its file, line and column (PLUGIN_ERROR), and the last
+    /// good version stays active.
+    async fn reload_plugins(&self, ctx: &Context<'_>) -> async_graphql::Result<ProcessInfo> {
+        let actor = super::context::writer(ctx)?;
+        actor.require_admin("reload plugins")?;
+        let plugins = ctx.data::<std::sync::Arc<crate::plugins::Plugins>>()?;
+        let name = actor.plugins.name.clone();
+        let reloaded = plugins.reload(&name)?;
+        tracing::info!(set = %name, version = %reloaded.version, company = %actor.company_id, "plugin set reloaded");
+        Ok(ProcessInfo { set: reloaded })
+    }
+}
+
 /// Process queries.
 #[derive(Default)]
 pub struct ProcessQuery;

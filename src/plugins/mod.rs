@@ -408,17 +408,15 @@ impl Plugins {
                 .collect();
             names.sort();
             for name in names {
-                let set = plugins.compile_set(&name)?;
-                plugins.insert(set);
+                let set = Arc::new(plugins.compile_set(&name)?);
+                plugins
+                    .sets
+                    .write()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner())
+                    .insert(name, set);
             }
         }
         Ok(plugins)
-    }
-
-    fn insert(&self, set: PluginSet) {
-        if let Ok(mut sets) = self.sets.write() {
-            sets.insert(set.name.clone(), Arc::new(set));
-        }
     }
 
     /// Compiles the set `name` from disk: its own files, the rest from `default`.
@@ -434,6 +432,29 @@ impl Plugins {
             .or_else(|| sets.get("default"))
             .cloned()
             .unwrap_or_else(|| self.fallback.clone())
+    }
+
+    /// Recompiles the set `name` from disk and makes it current. When the
+    /// change is broken the error names file, line and column, and the last
+    /// good version stays active. Reloading `default` recompiles every set,
+    /// since the others inherit its files.
+    pub fn reload(&self, name: &str) -> AppResult<Arc<PluginSet>> {
+        let names = if name == "default" {
+            self.names()
+        } else {
+            vec![name.to_owned()]
+        };
+        let compiled = names
+            .iter()
+            .map(|n| self.compile_set(n).map(Arc::new))
+            .collect::<AppResult<Vec<_>>>()?;
+        let mut sets = self.sets.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        for set in &compiled {
+            sets.insert(set.name.clone(), set.clone());
+        }
+        sets.get(name)
+            .cloned()
+            .ok_or_else(|| AppError::Internal("reloaded set vanished".into()))
     }
 
     /// Names of the loaded sets.

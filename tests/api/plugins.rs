@@ -197,3 +197,46 @@ async fn a_runaway_script_is_stopped_and_the_server_keeps_serving() {
     assert!(me["data"]["me"]["id"].is_string());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn reload_takes_good_changes_and_refuses_broken_ones() {
+    let dir = std::env::temp_dir().join(format!("sfa-plugins-{}", Uuid::now_v7().simple()));
+    std::fs::create_dir_all(dir.join("acme")).expect("dir");
+    let stages = |name: &str| {
+        format!("fn stages() {{ [#{{ key: \"open\", name: \"{name}\" }}, #{{ key: \"won\", outcome: \"won\" }}] }}")
+    };
+    std::fs::write(dir.join("acme/process.rhai"), stages("Before")).expect("write");
+    let plugin_dir = dir.clone();
+    let app = TestApp::spawn_with(move |c| c.plugins_dir = plugin_dir).await;
+    let t = app.tenant("acme").await;
+    use_set(&app, t.company_id, "acme").await;
+    let q = "{ process { version stages { name } } }";
+    let before = app.ok(&t.rep, q, json!({})).await;
+    assert_eq!(before["process"]["stages"][0]["name"], "Before");
+
+    std::fs::write(dir.join("acme/process.rhai"), stages("After")).expect("write");
+    let reload = "mutation { reloadPlugins { version stages { name } } }";
+    assert_eq!(app.err(&t.rep, reload, json!({})).await, "FORBIDDEN");
+    let after = app.ok(&t.admin, reload, json!({})).await;
+    assert_eq!(after["reloadPlugins"]["stages"][0]["name"], "After");
+    assert_ne!(after["reloadPlugins"]["version"], before["process"]["version"]);
+    assert_eq!(
+        app.ok(&t.rep, q, json!({})).await["process"]["stages"][0]["name"],
+        "After"
+    );
+
+    std::fs::write(dir.join("acme/process.rhai"), "fn stages() {\n  [ #{ key: \"open\" \n}").expect("write");
+    let broken = app.gql(Some(&t.admin.token), reload, json!({})).await;
+    assert_eq!(broken["errors"][0]["extensions"]["code"], "PLUGIN_ERROR");
+    let message = broken["errors"][0]["message"].as_str().unwrap_or("");
+    assert!(
+        message.contains("acme") && message.contains("process.rhai") && message.contains("line"),
+        "{message}"
+    );
+    assert_eq!(
+        app.ok(&t.rep, q, json!({})).await["process"]["stages"][0]["name"],
+        "After",
+        "the last good version stays"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
