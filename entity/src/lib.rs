@@ -27,6 +27,7 @@ pub mod login_failure;
 pub mod member;
 pub mod product;
 pub mod quote;
+pub mod rescore_job;
 pub mod sales_record;
 pub mod target;
 pub mod task;

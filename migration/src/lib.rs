@@ -8,6 +8,7 @@ mod m20261124_000001_create_core;
 mod m20261124_000002_create_server_setting;
 mod m20261124_000003_create_api_key_and_login_failure;
 mod m20261124_000004_create_deal_quality;
+mod m20261124_000005_create_rescore_job;
 
 /// Every migration of the server, oldest first.
 pub struct Migrator;
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000002_create_server_setting::Migration),
             Box::new(m20261124_000003_create_api_key_and_login_failure::Migration),
             Box::new(m20261124_000004_create_deal_quality::Migration),
+            Box::new(m20261124_000005_create_rescore_job::Migration),
         ]
     }
 }

@@ -121,6 +121,10 @@ impl Activity {
     async fn energy_points(&self) -> Option<i32> {
         self.0.energy_points
     }
+    /// Scoring version that computed `energyPoints`.
+    async fn energy_version(&self) -> Option<&str> {
+        self.0.energy_version.as_deref()
+    }
     /// Version to send back with an update.
     async fn version(&self) -> i32 {
         self.0.version

@@ -74,6 +74,43 @@ fn named(list: &[Named]) -> Vec<NamedKey> {
 /// The company's sales process.
 pub struct ProcessInfo {
     set: std::sync::Arc<crate::plugins::PluginSet>,
+    company_id: uuid::Uuid,
+}
+
+/// A background re-score of the company's energy scores.
+#[derive(SimpleObject)]
+pub struct RescoreJob {
+    /// Job id.
+    pub id: async_graphql::ID,
+    /// The scoring version every score is brought to.
+    pub scoring_version: String,
+    /// RUNNING, DONE or FAILED.
+    pub status: String,
+    /// Activities to re-score when the job started.
+    pub total: i64,
+    /// Activities re-scored so far.
+    pub done: i64,
+    /// Why it failed.
+    pub error: Option<String>,
+    /// When it started.
+    pub started_at: chrono::DateTime<chrono::Utc>,
+    /// When it ended.
+    pub finished_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl From<entity::rescore_job::Model> for RescoreJob {
+    fn from(j: entity::rescore_job::Model) -> Self {
+        Self {
+            id: j.id.into(),
+            scoring_version: j.scoring_version,
+            status: j.status.to_uppercase(),
+            total: j.total,
+            done: j.done,
+            error: j.error,
+            started_at: j.started_at,
+            finished_at: j.finished_at,
+        }
+    }
 }
 
 #[Object]
@@ -89,6 +126,10 @@ impl ProcessInfo {
     /// Version of the scoring script, stored with every energy score.
     async fn scoring_version(&self) -> &str {
         &self.set.scoring_version
+    }
+    /// Done activities whose stored score is missing or from another scoring version.
+    async fn stale_scores(&self, ctx: &Context<'_>) -> async_graphql::Result<u64> {
+        Ok(crate::service::rescore::stale_count(super::context::db(ctx)?, self.company_id, &self.set).await?)
     }
     /// Stages in order.
     async fn stages(&self) -> Vec<StageInfo> {
@@ -124,7 +165,44 @@ impl ProcessMutation {
         let name = actor.plugins.name.clone();
         let reloaded = plugins.reload(&name)?;
         tracing::info!(set = %name, version = %reloaded.version, company = %actor.company_id, "plugin set reloaded");
-        Ok(ProcessInfo { set: reloaded })
+        if reloaded.scoring_version != actor.plugins.scoring_version {
+            // Every company on this set gets its stored scores brought up to date.
+            use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::ExprTrait};
+            let db = super::context::db(ctx)?;
+            let on_set = if name == "default" {
+                entity::company::Column::PluginSet
+                    .is_null()
+                    .or(entity::company::Column::PluginSet.eq(name.clone()))
+            } else {
+                entity::company::Column::PluginSet.eq(name.clone())
+            };
+            let companies = entity::company::Entity::find()
+                .filter(on_set)
+                .all(db)
+                .await
+                .map_err(crate::error::AppError::from)?;
+            for company in companies {
+                crate::service::rescore::start(db, company.id, plugins.for_company(company.plugin_set.as_deref()))
+                    .await?;
+            }
+        }
+        Ok(ProcessInfo {
+            set: reloaded,
+            company_id: actor.company_id,
+        })
+    }
+
+    /// Re-scores every stored activity of your company with the current
+    /// scoring script, in the background (admins). Follow it with `rescoreJob`.
+    async fn rescore_activities(&self, ctx: &Context<'_>) -> async_graphql::Result<RescoreJob> {
+        let actor = super::context::writer(ctx)?;
+        actor.require_admin("re-score activities")?;
+        let db = super::context::db(ctx)?;
+        Ok(
+            crate::service::rescore::start(db, actor.company_id, actor.plugins.clone())
+                .await?
+                .into(),
+        )
     }
 }
 
@@ -136,8 +214,20 @@ pub struct ProcessQuery;
 impl ProcessQuery {
     /// Your company's sales process: stages, quality indicators, contact levels, reactions.
     async fn process(&self, ctx: &Context<'_>) -> async_graphql::Result<ProcessInfo> {
+        let actor = actor(ctx)?;
         Ok(ProcessInfo {
-            set: actor(ctx)?.plugins.clone(),
+            set: actor.plugins.clone(),
+            company_id: actor.company_id,
         })
+    }
+
+    /// Your company's latest re-score of energy scores, with its progress (admins).
+    async fn rescore_job(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<RescoreJob>> {
+        let actor = actor(ctx)?;
+        actor.require_admin("follow re-scores")?;
+        let db = super::context::db(ctx)?;
+        Ok(crate::service::rescore::latest(db, actor.company_id)
+            .await?
+            .map(Into::into))
     }
 }

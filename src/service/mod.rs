@@ -13,6 +13,7 @@ pub mod customer;
 pub mod deal;
 pub mod members;
 pub mod plan;
+pub mod rescore;
 pub mod task;
 pub mod validate;
 

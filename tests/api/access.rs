@@ -310,6 +310,7 @@ async fn prepare(app: &TestApp, o: &Org) -> Value {
 const QUERIES: &[(&str, &str, &str)] = &[
     ("me", "{ me { id } }", "ok ok ok ok ok ok ok"),
     ("process", "{ process { stages { key } } }", "ok ok ok ok ok ok ok"),
+    ("rescoreJob", "{ rescoreJob { status } }", "F F F F ok ok ok"),
     ("company", "{ company { id } }", "ok ok ok ok ok ok ok"),
     ("teams", "{ teams { id } }", "ok ok ok ok ok ok ok"),
     (
@@ -548,6 +549,8 @@ const MUTATIONS: &[(&str, &str, &str)] = &[
         "mutation($deal: ID!, $r1: ID!) { assignQualityMaintainer(dealId: $deal, memberId: $r1) { id } }",
         "F F ok F ok F ok",
     ),
+    ("reloadPlugins", "mutation { reloadPlugins { version } }", ADMIN),
+    ("rescoreActivities", "mutation { rescoreActivities { status } }", ADMIN),
     (
         "createQuote",
         "mutation($deal: ID!) { createQuote(dealId: $deal, input: {title: \"Q2\", amount: 1}) { id } }",

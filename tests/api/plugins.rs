@@ -240,3 +240,63 @@ async fn reload_takes_good_changes_and_refuses_broken_ones() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_scoring_change_rescores_every_stored_activity() {
+    let dir = std::env::temp_dir().join(format!("sfa-plugins-{}", Uuid::now_v7().simple()));
+    std::fs::create_dir_all(dir.join("acme")).expect("dir");
+    std::fs::write(dir.join("acme/scoring.rhai"), "fn activity_points(a) { 1 }").expect("write");
+    let plugin_dir = dir.clone();
+    let app = TestApp::spawn_with(move |c| c.plugins_dir = plugin_dir).await;
+    let t = app.tenant("acme").await;
+    use_set(&app, t.company_id, "acme").await;
+    let cust = customer(&app, &t.rep, "ACME").await;
+    let create = "mutation($c: ID!) { createActivity(input: {customerId: $c, kind: VISIT, subject: \"v\", scheduledAt: \"2026-11-01T01:00:00Z\"}) { energyPoints } }";
+    for _ in 0..3 {
+        let a = app.ok(&t.rep, create, json!({"c": cust})).await;
+        assert_eq!(a["createActivity"]["energyPoints"], 1);
+    }
+
+    std::fs::write(dir.join("acme/scoring.rhai"), "fn activity_points(a) { 3 + 4 }").expect("write");
+    let reloaded = app
+        .ok(
+            &t.admin,
+            "mutation { reloadPlugins { scoringVersion staleScores } }",
+            json!({}),
+        )
+        .await;
+    let version = reloaded["reloadPlugins"]["scoringVersion"].clone();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let job = loop {
+        let job = app
+            .ok(
+                &t.admin,
+                "{ rescoreJob { status total done scoringVersion } }",
+                json!({}),
+            )
+            .await["rescoreJob"]
+            .clone();
+        if job["status"] == "DONE" {
+            break job;
+        }
+        assert_ne!(job["status"], "FAILED", "{job}");
+        assert!(Instant::now() < deadline, "re-score did not finish: {job}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(
+        job,
+        json!({"status": "DONE", "total": 3, "done": 3, "scoringVersion": version})
+    );
+    let after = app
+        .ok(
+            &t.admin,
+            "{ process { staleScores } activities { nodes { energyPoints energyVersion } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(after["process"]["staleScores"], 0);
+    for a in after["activities"]["nodes"].as_array().expect("activities") {
+        assert_eq!(a, &json!({"energyPoints": 7, "energyVersion": version}));
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
