@@ -6,21 +6,12 @@ use async_graphql::{Context, Object, SimpleObject};
 use super::context::actor;
 use crate::plugins::{Named, Stage, StageOutcome};
 
-/// One stage of the company's process.
+/// A deal's stage as the company's process defines it.
 #[derive(SimpleObject, Clone)]
 pub struct StageInfo {
-    /// Key stored on deals.
-    pub key: String,
-    /// Display name ("unknown stage" when a deal's stage is no longer in the process).
-    pub name: String,
-    /// Win probability, 0–100.
-    pub probability: i32,
-    /// OPEN, WON or LOST.
-    pub outcome: StageOutcome,
-    /// A stage after the order (support, onboarding…).
-    pub after_sales: bool,
-    /// What must hold to leave the stage, in words.
-    pub exit_criteria: Option<String>,
+    /// The stage (for an unknown key: name "unknown stage", probability 0).
+    #[graphql(flatten)]
+    pub stage: Stage,
     /// False when the key is not (or no longer) a stage of the process.
     pub known: bool,
 }
@@ -29,46 +20,23 @@ impl StageInfo {
     /// The info of a known stage.
     pub fn of(s: &Stage) -> Self {
         Self {
-            key: s.key.clone(),
-            name: s.name.clone(),
-            probability: s.probability,
-            outcome: s.outcome,
-            after_sales: s.after_sales,
-            exit_criteria: s.exit_criteria.clone(),
+            stage: s.clone(),
             known: true,
         }
     }
 
     /// A stage key the process no longer has: readable, never a crash.
     pub fn unknown(key: &str, outcome: StageOutcome) -> Self {
-        Self {
+        let stage = Stage {
             key: key.to_owned(),
             name: "unknown stage".into(),
             probability: 0,
             outcome,
             after_sales: false,
             exit_criteria: None,
-            known: false,
-        }
+        };
+        Self { stage, known: false }
     }
-}
-
-/// A key with a display name.
-#[derive(SimpleObject, Clone)]
-pub struct NamedKey {
-    /// Key stored on records.
-    pub key: String,
-    /// Display name.
-    pub name: String,
-}
-
-fn named(list: &[Named]) -> Vec<NamedKey> {
-    list.iter()
-        .map(|n| NamedKey {
-            key: n.key.clone(),
-            name: n.name.clone(),
-        })
-        .collect()
 }
 
 /// The company's sales process.
@@ -132,20 +100,20 @@ impl ProcessInfo {
         Ok(crate::service::rescore::stale_count(super::context::db(ctx)?, self.company_id, &self.set).await?)
     }
     /// Stages in order.
-    async fn stages(&self) -> Vec<StageInfo> {
-        self.set.process.stages.iter().map(StageInfo::of).collect()
+    async fn stages(&self) -> &[Stage] {
+        &self.set.process.stages
     }
     /// Deal quality indicators (at most five).
-    async fn quality_indicators(&self) -> Vec<NamedKey> {
-        named(&self.set.process.quality_indicators)
+    async fn quality_indicators(&self) -> &[Named] {
+        &self.set.process.quality_indicators
     }
     /// Contact levels, most junior first.
-    async fn contact_levels(&self) -> Vec<NamedKey> {
-        named(&self.set.process.contact_levels)
+    async fn contact_levels(&self) -> &[Named] {
+        &self.set.process.contact_levels
     }
     /// Customer reactions a daily report records.
-    async fn reactions(&self) -> Vec<NamedKey> {
-        named(&self.set.process.reactions)
+    async fn reactions(&self) -> &[Named] {
+        &self.set.process.reactions
     }
 }
 

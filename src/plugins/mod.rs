@@ -44,7 +44,7 @@ pub enum StageOutcome {
 }
 
 /// One stage of a company's process.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, async_graphql::SimpleObject)]
 pub struct Stage {
     /// Key stored on deals.
     pub key: String,
@@ -61,7 +61,8 @@ pub struct Stage {
 }
 
 /// A key with a display name (quality indicator, contact level, reaction).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, async_graphql::SimpleObject)]
+#[graphql(name = "NamedKey")]
 pub struct Named {
     /// Key stored on records.
     pub key: String,
