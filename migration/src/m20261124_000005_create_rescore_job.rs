@@ -40,10 +40,30 @@ impl MigrationTrait for Migration {
                     .col("started_at")
                     .to_owned(),
             )
+            .await?;
+        // Re-scores walk a company's activities by id in batches: an exact
+        // range scan, whatever the planner's statistics say.
+        manager
+            .create_index(
+                Index::create()
+                    .name("idx_activity_company_id")
+                    .table("activity")
+                    .col("company_id")
+                    .col("id")
+                    .to_owned(),
+            )
             .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_index(
+                Index::drop()
+                    .name("idx_activity_company_id")
+                    .table("activity")
+                    .to_owned(),
+            )
+            .await?;
         manager.drop_table(Table::drop().table("rescore_job").to_owned()).await
     }
 }

@@ -7,9 +7,8 @@ use std::{collections::HashMap, sync::Arc};
 use chrono::Duration;
 use entity::{activity, activity_contact, activity_reaction, contact, enums::ActivityStatus, rescore_job};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, IntoActiveModel,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
-    sea_query::{CaseStatement, Expr},
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait,
+    IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, Statement, sea_query::Expr,
 };
 use uuid::Uuid;
 
@@ -105,11 +104,13 @@ async fn finish(db: &impl ConnectionTrait, id: Uuid, status: &str, error: Option
 
 /// Re-scores batch after batch until nothing is stale.
 async fn work(db: &DatabaseConnection, job: Uuid, company_id: Uuid, set: &Arc<PluginSet>) -> AppResult<()> {
+    let mut after = None;
     loop {
-        let n = batch(db, company_id, set).await?;
+        let (n, last) = batch(db, company_id, set, after).await?;
         if n == 0 {
             return finish(db, job, "done", None).await;
         }
+        after = last;
         let mut progress = rescore_job::Entity::find_by_id(job)
             .one(db)
             .await?
@@ -121,9 +122,16 @@ async fn work(db: &DatabaseConnection, job: Uuid, company_id: Uuid, set: &Arc<Pl
     }
 }
 
-/// Re-scores one batch; returns how many activities it scored.
-pub async fn batch(db: &impl ConnectionTrait, company_id: Uuid, set: &Arc<PluginSet>) -> AppResult<u64> {
-    let rows: Vec<(Uuid, String, i32, Option<i32>)> = activity::Entity::find()
+/// Re-scores the next batch after the id `after` (keyset: every batch reads
+/// on from the last one, never rescanning the table); returns how many it
+/// scored and the last id.
+pub async fn batch(
+    db: &impl ConnectionTrait,
+    company_id: Uuid,
+    set: &Arc<PluginSet>,
+    after: Option<Uuid>,
+) -> AppResult<(u64, Option<Uuid>)> {
+    let mut query = activity::Entity::find()
         .select_only()
         .columns([
             activity::Column::Id,
@@ -131,15 +139,19 @@ pub async fn batch(db: &impl ConnectionTrait, company_id: Uuid, set: &Arc<Plugin
             activity::Column::AttendeeCount,
             activity::Column::DurationMinutes,
         ])
-        .filter(stale(company_id, &set.scoring_version))
+        .filter(stale(company_id, &set.scoring_version));
+    if let Some(after) = after {
+        query = query.filter(activity::Column::Id.gt(after));
+    }
+    let rows: Vec<(Uuid, String, i32, Option<i32>)> = query
         .order_by_asc(activity::Column::Id)
         .limit(BATCH)
         .into_tuple()
         .all(db)
         .await?;
-    if rows.is_empty() {
-        return Ok(0);
-    }
+    let Some(last) = rows.last().map(|r| r.0) else {
+        return Ok((0, None));
+    };
     let ids: Vec<Uuid> = rows.iter().map(|r| r.0).collect();
     let mut reactions: HashMap<Uuid, Vec<String>> = HashMap::new();
     let found: Vec<(Uuid, String)> = activity_reaction::Entity::find()
@@ -161,7 +173,7 @@ pub async fn batch(db: &impl ConnectionTrait, company_id: Uuid, set: &Arc<Plugin
             activity_contact::Column::ActivityId,
             activity_contact::Column::ContactId,
         ])
-        .filter(activity_contact::Column::ActivityId.is_in(ids.clone()))
+        .filter(activity_contact::Column::ActivityId.is_in(ids))
         .into_tuple()
         .all(db)
         .await?;
@@ -198,18 +210,37 @@ pub async fn batch(db: &impl ConnectionTrait, company_id: Uuid, set: &Arc<Plugin
             .collect()
     })
     .await?;
-    let mut case = CaseStatement::new();
-    for (id, points) in &scored {
-        case = case.case(activity::Column::Id.eq(*id), Expr::val(*points));
+    write_scores(db, &scored, &set.scoring_version).await?;
+    Ok((scored.len() as u64, Some(last)))
+}
+
+/// Writes a batch of scores in one statement: an UPDATE joined to a VALUES
+/// list, a form SQLite (3.33+) and PostgreSQL both accept.
+async fn write_scores(db: &impl ConnectionTrait, scored: &[(Uuid, i32)], version: &str) -> AppResult<()> {
+    let backend = db.get_database_backend();
+    let mut n = 0;
+    let mut param = || {
+        n += 1;
+        if backend == DbBackend::Postgres {
+            format!("${n}")
+        } else {
+            "?".to_owned()
+        }
+    };
+    let version_param = param();
+    let rows: Vec<String> = scored.iter().map(|_| format!("({}, {})", param(), param())).collect();
+    let sql = format!(
+        "UPDATE activity SET energy_points = v.p, energy_version = {version_param} \
+         FROM (SELECT column1 AS id, column2 AS p FROM (VALUES {}) AS vals) AS v \
+         WHERE activity.id = v.id",
+        rows.join(", ")
+    );
+    let mut values: Vec<sea_orm::Value> = vec![version.into()];
+    for (id, points) in scored {
+        values.push((*id).into());
+        values.push((*points).into());
     }
-    activity::Entity::update_many()
-        .col_expr(activity::Column::EnergyPoints, Expr::Case(Box::new(case)))
-        .col_expr(
-            activity::Column::EnergyVersion,
-            Expr::value(set.scoring_version.clone()),
-        )
-        .filter(activity::Column::Id.is_in(scored.iter().map(|s| s.0).collect::<Vec<_>>()))
-        .exec(db)
+    db.execute_raw(Statement::from_sql_and_values(backend, sql, values))
         .await?;
-    Ok(scored.len() as u64)
+    Ok(())
 }
