@@ -60,6 +60,27 @@ pub struct NewActivity {
     pub details: Details,
 }
 
+impl NewActivity {
+    /// A planned activity of the caller with `customer_id`; set other fields as needed.
+    pub fn planned(customer_id: Uuid, kind: ActivityKind, subject: impl Into<String>, at: DateTime<Utc>) -> Self {
+        Self {
+            member_id: None,
+            customer_id,
+            deal_id: None,
+            kind,
+            status: ActivityStatus::Planned,
+            subject: subject.into(),
+            scheduled_at: at,
+            done_at: None,
+            duration_minutes: None,
+            attendee_count: None,
+            notes: None,
+            outcome: None,
+            details: Details::default(),
+        }
+    }
+}
+
 /// Changes to an activity; omitted fields stay.
 #[derive(Default)]
 pub struct ActivityPatch {

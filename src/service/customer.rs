@@ -43,6 +43,26 @@ pub struct NewCustomer {
     pub custom_fields: Option<Json>,
 }
 
+impl NewCustomer {
+    /// A prospect with just a name, owned by the caller; set other fields as needed.
+    pub fn named(name: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            name_kana: None,
+            owner_id: None,
+            group_id: None,
+            external_code: None,
+            is_priority: false,
+            status: None,
+            industry: None,
+            address: None,
+            phone: None,
+            website: None,
+            custom_fields: None,
+        }
+    }
+}
+
 /// Changes to a customer.
 #[derive(Default)]
 pub struct CustomerPatch {
@@ -215,6 +235,21 @@ fn contact_level(actor: &Actor, level: Option<&str>) -> AppResult<String> {
         )));
     }
     Ok(key)
+}
+
+impl ContactFields {
+    /// A contact with just a name (and the company's first contact level).
+    pub fn named(name: impl Into<String>) -> Self {
+        Self {
+            name: Some(name.into()),
+            name_kana: None,
+            department: None,
+            title: None,
+            level: None,
+            email: None,
+            phone: None,
+        }
+    }
 }
 
 /// Adds a contact to a customer.

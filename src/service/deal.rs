@@ -42,6 +42,23 @@ pub struct NewDeal {
     pub member_ids: Vec<Uuid>,
 }
 
+impl NewDeal {
+    /// A deal of `customer_id` in `stage`, owned by the caller; set other fields as needed.
+    pub fn new(customer_id: Uuid, name: impl Into<String>, stage: impl Into<String>) -> Self {
+        Self {
+            customer_id,
+            owner_id: None,
+            name: name.into(),
+            stage: stage.into(),
+            amount: None,
+            expected_close_date: None,
+            origin: None,
+            description: None,
+            member_ids: vec![],
+        }
+    }
+}
+
 /// Changes to a deal's plain fields (stage and outcome have their own operations).
 #[derive(Default)]
 pub struct DealPatch {

@@ -38,6 +38,23 @@ pub struct NewTask {
     pub quote_id: Option<Uuid>,
 }
 
+impl NewTask {
+    /// An open task for the caller with just a title; link it as needed.
+    pub fn titled(title: impl Into<String>) -> Self {
+        Self {
+            title: title.into(),
+            description: None,
+            kind: None,
+            assignee_id: None,
+            due_date: None,
+            customer_id: None,
+            deal_id: None,
+            activity_id: None,
+            quote_id: None,
+        }
+    }
+}
+
 /// Changes to a task's text and deadline.
 #[derive(Default)]
 pub struct TaskPatch {

@@ -13,7 +13,7 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::Utc;
-use entity::enums::{ActivityKind, ActivityStatus, PeriodKind, Role};
+use entity::enums::{ActivityKind, PeriodKind, Role};
 use serde_json::{Value, json};
 use sfa::service::{self, Actor, access::ApiKeyScope};
 use uuid::Uuid;
@@ -127,52 +127,16 @@ async fn prepare(app: &TestApp, o: &Org) -> Value {
     let n = o.counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     let db = &app.db;
     let r1 = &o.r1;
-    let c = cust::create(
-        db,
-        r1,
-        cust::NewCustomer {
-            name: format!("Customer {n}"),
-            name_kana: None,
-            owner_id: None,
-            group_id: None,
-            external_code: None,
-            is_priority: false,
-            status: None,
-            industry: None,
-            address: None,
-            phone: None,
-            website: None,
-            custom_fields: None,
-        },
-    )
-    .await
-    .expect("customer");
-    let contact = cust::create_contact(
-        db,
-        r1,
-        c.id,
-        cust::ContactFields {
-            name: Some("K".into()),
-            name_kana: None,
-            department: None,
-            title: None,
-            level: None,
-            email: None,
-            phone: None,
-        },
-    )
-    .await
-    .expect("contact");
+    let c = cust::create(db, r1, cust::NewCustomer::named(format!("Customer {n}")))
+        .await
+        .expect("customer");
+    let contact = cust::create_contact(db, r1, c.id, cust::ContactFields::named("K"))
+        .await
+        .expect("contact");
     let new_deal = |name: &str| deal::NewDeal {
-        customer_id: c.id,
-        owner_id: None,
-        name: name.into(),
-        stage: "hearing".into(),
         amount: Some(1000),
-        expected_close_date: None,
-        origin: None,
-        description: None,
         member_ids: vec![o.ids["admin"]],
+        ..deal::NewDeal::new(c.id, name, "hearing")
     };
     let d = deal::create(db, r1, new_deal("D")).await.expect("deal");
     let closed = deal::create(db, r1, new_deal("closed")).await.expect("deal");
@@ -203,19 +167,8 @@ async fn prepare(app: &TestApp, o: &Org) -> Value {
         db,
         r1,
         act::NewActivity {
-            member_id: None,
-            customer_id: c.id,
             deal_id: Some(d.id),
-            kind: ActivityKind::Visit,
-            status: ActivityStatus::Planned,
-            subject: "visit".into(),
-            scheduled_at: Utc::now(),
-            done_at: None,
-            duration_minutes: None,
-            attendee_count: None,
-            notes: None,
-            outcome: None,
-            details: Default::default(),
+            ..act::NewActivity::planned(c.id, ActivityKind::Visit, "visit", Utc::now())
         },
         None,
     )
@@ -239,15 +192,8 @@ async fn prepare(app: &TestApp, o: &Org) -> Value {
         db,
         r1,
         task::NewTask {
-            title: "T".into(),
-            description: None,
-            kind: None,
-            assignee_id: None,
-            due_date: None,
             customer_id: Some(c.id),
-            deal_id: None,
-            activity_id: None,
-            quote_id: None,
+            ..task::NewTask::titled("T")
         },
     )
     .await

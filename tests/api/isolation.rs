@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 
 use chrono::Utc;
-use entity::enums::{ActivityKind, ActivityStatus, CommentSubject, PeriodKind};
+use entity::enums::{ActivityKind, CommentSubject, PeriodKind};
 use sea_orm::{ConnectionTrait, Statement};
 use serde_json::json;
 use sfa::service::{self, access::ApiKeyScope};
@@ -55,53 +55,24 @@ async fn seed_alpha(app: &TestApp, admin: Uuid, rep: Uuid, team: Uuid) -> HashMa
             db,
             &r,
             cust::NewCustomer {
-                name: format!("ALPHA customer {i}"),
-                name_kana: None,
-                owner_id: None,
                 group_id: Some(group.id),
-                external_code: None,
                 is_priority: true,
-                status: None,
-                industry: None,
-                address: None,
-                phone: None,
-                website: None,
-                custom_fields: None,
+                ..cust::NewCustomer::named(format!("ALPHA customer {i}"))
             },
         )
         .await
         .expect("customer");
         add("customer", c.id);
-        let k = cust::create_contact(
-            db,
-            &r,
-            c.id,
-            cust::ContactFields {
-                name: Some(format!("ALPHA contact {i}")),
-                name_kana: None,
-                department: None,
-                title: None,
-                level: None,
-                email: None,
-                phone: None,
-            },
-        )
-        .await
-        .expect("contact");
+        let k = cust::create_contact(db, &r, c.id, cust::ContactFields::named(format!("ALPHA contact {i}")))
+            .await
+            .expect("contact");
         add("contact", k.id);
         let d = deal::create(
             db,
             &r,
             deal::NewDeal {
-                customer_id: c.id,
-                owner_id: None,
-                name: format!("ALPHA deal {i}"),
-                stage: "hearing".into(),
                 amount: Some(1_000_000),
-                expected_close_date: None,
-                origin: None,
-                description: None,
-                member_ids: vec![],
+                ..deal::NewDeal::new(c.id, format!("ALPHA deal {i}"), "hearing")
             },
         )
         .await
@@ -124,19 +95,8 @@ async fn seed_alpha(app: &TestApp, admin: Uuid, rep: Uuid, team: Uuid) -> HashMa
             db,
             &r,
             act::NewActivity {
-                member_id: None,
-                customer_id: c.id,
                 deal_id: Some(d.id),
-                kind: ActivityKind::Visit,
-                status: ActivityStatus::Planned,
-                subject: "ALPHA visit".into(),
-                scheduled_at: Utc::now(),
-                done_at: None,
-                duration_minutes: None,
-                attendee_count: None,
-                notes: None,
-                outcome: None,
-                details: Default::default(),
+                ..act::NewActivity::planned(c.id, ActivityKind::Visit, "ALPHA visit", Utc::now())
             },
             None,
         )
@@ -147,15 +107,8 @@ async fn seed_alpha(app: &TestApp, admin: Uuid, rep: Uuid, team: Uuid) -> HashMa
             db,
             &r,
             service::task::NewTask {
-                title: "ALPHA task".into(),
-                description: None,
-                kind: None,
-                assignee_id: None,
-                due_date: None,
-                customer_id: None,
-                deal_id: None,
                 activity_id: Some(a.id),
-                quote_id: None,
+                ..service::task::NewTask::titled("ALPHA task")
             },
         )
         .await
