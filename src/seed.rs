@@ -294,6 +294,7 @@ impl Demo {
             slug: Set(DEMO_SLUG.into()),
             plugin_set: Set(Some(DEMO_PLUGIN_SET.into())),
             currency: Set("JPY".into()),
+            time_zone: Set("Asia/Tokyo".into()),
             settings: Set(serde_json::json!({})),
             created_at: Set(t0),
             updated_at: Set(t0),

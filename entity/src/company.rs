@@ -17,6 +17,8 @@ pub struct Model {
     pub plugin_set: Option<String>,
     /// ISO 4217 code of every money amount of the company.
     pub currency: String,
+    /// IANA time zone (Asia/Tokyo…): what "today" and "this month" mean for the company.
+    pub time_zone: String,
     /// Company-wide settings (visibility defaults and the like).
     #[sea_orm(column_type = "JsonBinary")]
     pub settings: Json,

@@ -9,6 +9,7 @@ mod m20261124_000002_create_server_setting;
 mod m20261124_000003_create_api_key_and_login_failure;
 mod m20261124_000004_create_deal_quality;
 mod m20261124_000005_create_rescore_job;
+mod m20261124_000006_add_company_time_zone;
 
 /// Every migration of the server, oldest first.
 pub struct Migrator;
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000003_create_api_key_and_login_failure::Migration),
             Box::new(m20261124_000004_create_deal_quality::Migration),
             Box::new(m20261124_000005_create_rescore_job::Migration),
+            Box::new(m20261124_000006_add_company_time_zone::Migration),
         ]
     }
 }

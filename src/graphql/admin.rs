@@ -351,9 +351,15 @@ impl AdminMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "COMPANY: reps read every customer and task; TEAM: only their team's.")]
         rep_visibility: Option<RepVisibility>,
+        #[graphql(desc = "IANA time zone, e.g. Asia/Tokyo: decides what today and this month are.")] time_zone: Option<
+            String,
+        >,
     ) -> async_graphql::Result<Company> {
         let actor = writer(ctx)?;
         actor.require_admin("change company settings")?;
+        if let Some(tz) = &time_zone {
+            crate::service::period::zone(tz)?;
+        }
         let updated = in_txn!(ctx, |txn| async {
             let before = company::Entity::find_by_id(actor.company_id)
                 .one(&txn)
@@ -365,6 +371,9 @@ impl AdminMutation {
             }
             let mut am = before.clone().into_active_model();
             am.settings = Set(settings);
+            if let Some(tz) = time_zone {
+                am.time_zone = Set(tz);
+            }
             am.updated_at = Set(now());
             let after = am.update(&txn).await?;
             audit::record(

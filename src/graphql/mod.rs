@@ -7,6 +7,7 @@ pub mod connection;
 pub mod context;
 pub mod customer;
 pub mod deal;
+pub mod kpi;
 pub mod limits;
 pub mod loader;
 pub mod misc;
@@ -33,6 +34,7 @@ pub struct QueryRoot(
     misc::MiscQuery,
     admin::AdminQuery,
     process::ProcessQuery,
+    kpi::KpiQuery,
 );
 
 /// Every mutation of the API.

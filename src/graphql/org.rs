@@ -41,6 +41,10 @@ impl Company {
     async fn currency(&self) -> &str {
         &self.0.currency
     }
+    /// IANA time zone (Asia/Tokyo…): what "today" and "this month" mean for KPIs and analytics.
+    async fn time_zone(&self) -> &str {
+        &self.0.time_zone
+    }
     /// Whether reps read the whole company's customers and tasks or their team's only.
     async fn rep_visibility(&self) -> crate::service::access::RepVisibility {
         crate::service::access::rep_visibility(&self.0)

@@ -115,6 +115,14 @@ impl ProcessInfo {
     async fn reactions(&self) -> &[Named] {
         &self.set.process.reactions
     }
+    /// KPIs the company defines (`kpi.rhai`), in display order.
+    async fn kpis(&self) -> &[crate::plugins::Kpi] {
+        &self.set.process.kpis
+    }
+    /// Every value a KPI formula can read from `m` (the same for every company).
+    async fn base_metrics(&self) -> Vec<super::kpi::BaseMetric> {
+        super::kpi::base_metrics()
+    }
 }
 
 /// Plugin administration.

@@ -1,11 +1,12 @@
 //! Each company's sales process as rhai scripts (see `plugins/README.md`).
 //!
 //! A plugin set is a folder of `plugins/`: `process.rhai` (stages, exit
-//! check, quality indicators, contact levels, reactions) and `scoring.rhai`
-//! (energy points of an activity). A company names its folder; files it lacks
-//! come from `default`. Sets are compiled once and kept as `Arc`s; the
-//! process definition is read once at load time, so requests run a script
-//! only when a write needs one (an exit check, a score).
+//! check, quality indicators, contact levels, reactions), `scoring.rhai`
+//! (energy points of an activity) and `kpi.rhai` (KPI definitions and their
+//! formulas). A company names its folder; files it lacks come from `default`.
+//! Sets are compiled once and kept as `Arc`s; the process and KPI definitions
+//! are read once at load time, so requests run a script only when a write
+//! needs one (an exit check, a score) or once per aggregated KPI row.
 
 pub mod engine;
 
@@ -24,13 +25,17 @@ use crate::error::{AppError, AppResult};
 pub use engine::ScriptLimits;
 
 /// The files of a set, in load order.
-const FILES: [&str; 2] = ["process.rhai", "scoring.rhai"];
+pub const FILES: [&str; 3] = ["process.rhai", "scoring.rhai", "kpi.rhai"];
 
 /// The `default` set, built into the binary for a server started without the `plugins/` folder.
-const BUILTIN_DEFAULT: [&str; 2] = [
+const BUILTIN_DEFAULT: [&str; 3] = [
     include_str!("../../plugins/default/process.rhai"),
     include_str!("../../plugins/default/scoring.rhai"),
+    include_str!("../../plugins/default/kpi.rhai"),
 ];
+
+/// At most this many KPIs per company: each runs once per aggregated row.
+pub const MAX_KPIS: usize = 50;
 
 /// Whether a stage is before the order, won or lost.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, async_graphql::Enum)]
@@ -70,6 +75,24 @@ pub struct Named {
     pub name: String,
 }
 
+/// A KPI the company defines: a formula over the base metrics of one row.
+#[derive(Debug, Clone, Serialize, async_graphql::SimpleObject)]
+#[graphql(name = "KpiDefinition")]
+pub struct Kpi {
+    /// Stable key.
+    pub key: String,
+    /// Display name.
+    pub name: String,
+    /// Display unit: `%`, `money` (minor units of the company currency),
+    /// `count`, `per_day`, `points`… (free text, for the frontend).
+    pub unit: Option<String>,
+    /// What it measures, in words.
+    pub description: Option<String>,
+    /// The script function computing it.
+    #[graphql(skip)]
+    pub formula: String,
+}
+
 /// A company's process, read from its script once at load time.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Process {
@@ -81,6 +104,8 @@ pub struct Process {
     pub contact_levels: Vec<Named>,
     /// Customer reactions recorded on activities.
     pub reactions: Vec<Named>,
+    /// KPIs, in display order.
+    pub kpis: Vec<Kpi>,
 }
 
 impl Process {
@@ -109,6 +134,7 @@ pub struct PluginSet {
     limits: ScriptLimits,
     process_ast: AST,
     scoring_ast: AST,
+    kpi_ast: AST,
     has_exit_check: bool,
 }
 
@@ -184,16 +210,19 @@ fn named_list(value: Dynamic, set: &str, what: &str) -> AppResult<Vec<Named>> {
 }
 
 impl PluginSet {
-    /// Compiles a set from its sources (`[process, scoring]`) and reads its process.
-    pub fn compile(name: &str, sources: [&str; 2], engine: Arc<Engine>, limits: ScriptLimits) -> AppResult<Self> {
+    /// Compiles a set from its sources (`[process, scoring, kpi]`) and reads
+    /// its process and KPI definitions.
+    pub fn compile(name: &str, sources: [&str; 3], engine: Arc<Engine>, limits: ScriptLimits) -> AppResult<Self> {
         let compile = |i: usize| engine.compile(sources[i]).map_err(|e| load_error(name, FILES[i], e));
         let process_ast = compile(0)?;
         let scoring_ast = compile(1)?;
+        let kpi_ast = compile(2)?;
         let has =
             |ast: &AST, f: &str, arity: usize| ast.iter_functions().any(|m| m.name == f && m.params.len() == arity);
         for (ast, file, f, arity) in [
             (&process_ast, FILES[0], "stages", 0),
             (&scoring_ast, FILES[1], "activity_points", 1),
+            (&kpi_ast, FILES[2], "kpis", 0),
         ] {
             if !has(ast, f, arity) {
                 return Err(load_error(name, file, format!("the function `{f}` is missing")));
@@ -202,13 +231,14 @@ impl PluginSet {
         let mut set = Self {
             name: name.to_owned(),
             version: hash(&sources),
-            scoring_version: format!("{name}:{}", hash(&sources[1..])),
+            scoring_version: format!("{name}:{}", hash(&sources[1..2])),
             process: Process::default(),
             has_exit_check: has(&process_ast, "exit_check", 3),
             engine,
             limits,
             process_ast,
             scoring_ast,
+            kpi_ast,
         };
         let call = |f: &str| set.call(&set.process_ast, FILES[0], f, ());
         let stages = call("stages")?
@@ -274,9 +304,78 @@ impl PluginSet {
             quality_indicators,
             contact_levels: optional("contact_levels")?,
             reactions: optional("reactions")?,
+            kpis: set.read_kpis()?,
         };
         set.process = process;
         Ok(set)
+    }
+
+    /// Reads `kpis()` and checks that every formula names a function of `kpi.rhai`.
+    fn read_kpis(&self) -> AppResult<Vec<Kpi>> {
+        let (name, file) = (self.name.as_str(), FILES[2]);
+        let items = self
+            .call(&self.kpi_ast, file, "kpis", ())?
+            .try_cast::<Array>()
+            .ok_or_else(|| load_error(name, file, "`kpis()` must return an array"))?;
+        if items.len() > MAX_KPIS {
+            return Err(load_error(name, file, format!("a company has at most {MAX_KPIS} KPIs")));
+        }
+        let mut kpis: Vec<Kpi> = Vec::with_capacity(items.len());
+        for item in items {
+            let map = item
+                .try_cast::<Map>()
+                .ok_or_else(|| load_error(name, file, "KPIs are maps"))?;
+            let key = get_str(&map, "key").ok_or_else(|| load_error(name, file, "a KPI has no `key`"))?;
+            crate::service::validate::key("KPI", &key).map_err(|e| load_error(name, file, e.message()))?;
+            if kpis.iter().any(|k| k.key == key) {
+                return Err(load_error(name, file, format!("the KPI `{key}` is defined twice")));
+            }
+            let formula = get_str(&map, "formula").unwrap_or_else(|| key.clone());
+            if !self
+                .kpi_ast
+                .iter_functions()
+                .any(|f| f.name == formula && f.params.len() == 1)
+            {
+                return Err(load_error(
+                    name,
+                    file,
+                    format!("KPI `{key}`: its formula `{formula}(m)` is not a function of kpi.rhai"),
+                ));
+            }
+            kpis.push(Kpi {
+                name: get_str(&map, "name").unwrap_or_else(|| key.clone()),
+                key,
+                unit: get_str(&map, "unit"),
+                description: get_str(&map, "description"),
+                formula,
+            });
+        }
+        Ok(kpis)
+    }
+
+    /// Evaluates one KPI over the metrics of one aggregated row: `None` when
+    /// the formula returns `()` (no value, e.g. no target set).
+    pub fn kpi(&self, kpi: &Kpi, metrics: Map) -> AppResult<Option<f64>> {
+        let value = self.call(&self.kpi_ast, FILES[2], &kpi.formula, (metrics,))?;
+        if value.is_unit() {
+            return Ok(None);
+        }
+        let n = value
+            .as_float()
+            .or_else(|_| value.as_int().map(|i| i as f64))
+            .map_err(|kind| {
+                AppError::Limited(
+                    "PLUGIN_ERROR",
+                    format!("the KPI `{}` returned a {kind}, not a number", kpi.key),
+                )
+            })?;
+        if !n.is_finite() {
+            return Err(AppError::Limited(
+                "PLUGIN_ERROR",
+                format!("the KPI `{}` returned {n}, not a finite number", kpi.key),
+            ));
+        }
+        Ok(Some(n))
     }
 
     fn call(&self, ast: &AST, file: &str, function: &str, args: impl rhai::FuncArgs) -> AppResult<Dynamic> {
@@ -482,7 +581,7 @@ fn compile_from_disk(dir: &Path, name: &str, engine: Arc<Engine>, limits: Script
     let sources: Vec<String> = (0..FILES.len())
         .map(|i| read(name, i).unwrap_or_else(|| default_file(i)))
         .collect();
-    PluginSet::compile(name, [&sources[0], &sources[1]], engine, limits)
+    PluginSet::compile(name, [&sources[0], &sources[1], &sources[2]], engine, limits)
 }
 
 #[cfg(test)]
@@ -492,10 +591,43 @@ mod tests {
     use super::*;
 
     const PROCESS: &str = r#"fn stages() { [#{ key: "open", name: "Open" }, #{ key: "won", outcome: "won" }] }"#;
+    const KPI: &str = "fn kpis() { [] }";
 
     fn set(scoring: &str) -> AppResult<PluginSet> {
         let engine = Arc::new(engine::hardened(ScriptLimits::default()));
-        PluginSet::compile("test", [PROCESS, scoring], engine, ScriptLimits::default())
+        PluginSet::compile("test", [PROCESS, scoring, KPI], engine, ScriptLimits::default())
+    }
+
+    fn kpi_set(kpi: &str) -> AppResult<PluginSet> {
+        let engine = Arc::new(engine::hardened(ScriptLimits::default()));
+        let scoring = "fn activity_points(a) { 1 }";
+        PluginSet::compile("test", [PROCESS, scoring, kpi], engine, ScriptLimits::default())
+    }
+
+    #[test]
+    fn kpi_definitions_are_checked_at_load() {
+        let missing = kpi_set(r#"fn kpis() { [#{ key: "rate", formula: "nope" }] }"#).expect_err("no formula");
+        assert!(missing.message().contains("kpi.rhai") && missing.message().contains("nope"));
+        let twice = kpi_set(r#"fn kpis() { [#{ key: "a" }, #{ key: "a" }] } fn a(m) { 1 }"#).expect_err("twice");
+        assert!(twice.message().contains("twice"), "{}", twice.message());
+        let set = kpi_set(
+            r#"fn kpis() { [#{ key: "rate", name: "Rate", unit: "%" }, #{ key: "bad" }] }
+               fn rate(m) { if m.planned == 0 { () } else { 100.0 * m.done / m.planned } }
+               fn bad(m) { m.done / 0 }"#,
+        )
+        .expect("loads");
+        let [rate, bad] = &set.process.kpis[..] else {
+            panic!("two KPIs")
+        };
+        assert_eq!((rate.name.as_str(), rate.unit.as_deref()), ("Rate", Some("%")));
+        let row = |planned: i64, done: i64| {
+            Map::from_iter([("planned".into(), planned.into()), ("done".into(), done.into())])
+        };
+        assert_eq!(set.kpi(rate, row(40, 30)).expect("value"), Some(75.0));
+        assert_eq!(set.kpi(rate, row(0, 3)).expect("no value"), None);
+        let err = set.kpi(bad, row(1, 1)).expect_err("division by zero");
+        assert_eq!(err.code(), "PLUGIN_ERROR");
+        assert!(err.message().contains("kpi.rhai"), "{}", err.message());
     }
 
     fn score(scoring: &str) -> (AppResult<i32>, Duration) {
@@ -555,6 +687,7 @@ mod tests {
             assert_eq!(set.name, name);
             assert!(set.process.stages.len() >= 6, "{name}");
             assert!(!set.process.quality_indicators.is_empty() && set.process.quality_indicators.len() <= 5);
+            assert!(set.process.kpis.len() >= 5, "{name} defines KPIs");
         }
         // b2b8 has no scoring.rhai of its own: it inherits default's weights.
         let visit = || {

@@ -133,5 +133,6 @@ pub async fn actor_of(
         api_key,
         reach: std::sync::Arc::new(reach),
         plugins: plugins.for_company(company.plugin_set.as_deref()),
+        time_zone: super::period::company_zone(&company.time_zone),
     })
 }

@@ -11,7 +11,9 @@ pub mod catalog;
 pub mod comment;
 pub mod customer;
 pub mod deal;
+pub mod kpi;
 pub mod members;
+pub mod period;
 pub mod plan;
 pub mod rescore;
 pub mod task;
@@ -49,6 +51,8 @@ pub struct Actor {
     pub reach: std::sync::Arc<access::Reach>,
     /// The company's compiled plugin set (its sales process and scoring).
     pub plugins: std::sync::Arc<crate::plugins::PluginSet>,
+    /// The company's time zone: what "today" and "this month" are.
+    pub time_zone: chrono_tz::Tz,
 }
 
 /// The current time, at the microsecond precision both databases store.

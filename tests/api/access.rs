@@ -257,6 +257,17 @@ const QUERIES: &[(&str, &str, &str)] = &[
     ("me", "{ me { id } }", "ok ok ok ok ok ok ok"),
     ("process", "{ process { stages { key } } }", "ok ok ok ok ok ok ok"),
     ("rescoreJob", "{ rescoreJob { status } }", "F F F F ok ok ok"),
+    ("kpiReport", "{ kpiReport { daysTotal } }", "ok ok ok ok ok ok ok"),
+    (
+        "kpiReport",
+        "query($r1: ID!) { kpiReport(memberId: $r1) { daysTotal } }",
+        "ok F ok F ok ok ok",
+    ),
+    (
+        "kpiReport",
+        "query($t1: ID!) { kpiReport(teamId: $t1) { daysTotal } }",
+        "F F ok F ok ok ok",
+    ),
     ("company", "{ company { id } }", "ok ok ok ok ok ok ok"),
     ("teams", "{ teams { id } }", "ok ok ok ok ok ok ok"),
     (

@@ -183,6 +183,7 @@ impl TestApp {
             slug: Set(slug.into()),
             plugin_set: Set(None),
             currency: Set("JPY".into()),
+            time_zone: Set("UTC".into()),
             settings: Set(json!({})),
             created_at: Set(now),
             updated_at: Set(now),

@@ -377,6 +377,8 @@ const ATTEMPTS: &[(&str, &str)] = &[
         "query($id: ID!) { auditLog(filter: {apiKeyId: $id}) { totalCount nodes { id } } }",
     ),
     ("team", "query($id: ID!) { team(id: $id) { id } }"),
+    ("team", "query($id: ID!) { kpiReport(teamId: $id) { daysTotal } }"),
+    ("member", "query($id: ID!) { kpiReport(memberId: $id) { daysTotal } }"),
     (
         "team",
         "query($id: ID!) { members(filter: {teamId: $id}) { totalCount nodes { id } } }",

@@ -13,6 +13,7 @@ mod filters;
 mod http;
 mod inputs;
 mod isolation;
+mod kpi;
 mod limits;
 mod nplus1;
 mod pagination;
