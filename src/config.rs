@@ -22,6 +22,9 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// Folder of the companies' plugin scripts.
     pub plugins_dir: PathBuf,
+    /// How often the plugin folder is checked for changed scripts, in
+    /// milliseconds; 0 turns the watcher off (reload with `reloadPlugins`).
+    pub plugins_poll_ms: u64,
     /// Login tokens.
     pub auth: AuthConfig,
     /// GraphQL endpoint limits.
@@ -91,6 +94,7 @@ impl Default for Config {
             database_url: None,
             data_dir: PathBuf::from("data"),
             plugins_dir: PathBuf::from("plugins"),
+            plugins_poll_ms: 2000,
             auth: AuthConfig::default(),
             graphql: GraphqlConfig::default(),
             max_body_bytes: 1024 * 1024 + 64 * 1024,

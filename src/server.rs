@@ -90,13 +90,44 @@ pub fn check_plugins(config: &Config, bench: Option<u64>) -> Result<(), String> 
     for name in loaded.names() {
         let set = loaded.for_company(Some(&name));
         let p = &set.process;
+        // Every KPI must evaluate on an empty row (nothing done, no targets)
+        // and on a busy one, without failing.
+        let month = crate::service::period::Period::containing(
+            entity::enums::PeriodKind::Month,
+            chrono::Utc::now().date_naive(),
+        );
+        let metrics = crate::service::kpi::BASE_METRICS.len();
+        let empty = crate::service::kpi::Row {
+            subject: crate::service::plan::Subject::Member(uuid::Uuid::nil()),
+            period: month,
+            days_elapsed: 0,
+            metrics: vec![0; metrics],
+            targets: Default::default(),
+        };
+        let busy = crate::service::kpi::Row {
+            days_elapsed: month.days() / 2,
+            metrics: (1..=metrics as i64).map(|i| i * 7).collect(),
+            targets: [("visits_done", 40), ("sales_amount", 3_000_000)]
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v))
+                .collect(),
+            ..empty.clone()
+        };
+        for row in [&empty, &busy] {
+            for value in crate::service::kpi::evaluate(&set, row) {
+                if let Some(e) = value.error {
+                    return Err(format!("{name}: KPI `{}` fails: {e}", value.key));
+                }
+            }
+        }
         println!(
-            "{name}: ok (version {}; {} stages, {} quality indicators, {} contact levels, {} reactions)",
+            "{name}: ok (version {}; {} stages, {} quality indicators, {} contact levels, {} reactions, {} KPIs)",
             set.version,
             p.stages.len(),
             p.quality_indicators.len(),
             p.contact_levels.len(),
-            p.reactions.len()
+            p.reactions.len(),
+            p.kpis.len()
         );
         if let Some(n) = bench {
             let reactions: Vec<String> = p.reactions.iter().take(2).map(|r| r.key.clone()).collect();
@@ -116,6 +147,18 @@ pub fn check_plugins(config: &Config, bench: Option<u64>) -> Result<(), String> 
                 "  scoring: {n} activities in {secs:.3} s = {:.0} activities/s on one core ({:.2} µs each)",
                 n as f64 / secs,
                 secs * 1e6 / n as f64
+            );
+            let rows = (n / 10).max(1);
+            let started = std::time::Instant::now();
+            for _ in 0..rows {
+                std::hint::black_box(crate::service::kpi::evaluate(&set, &busy));
+            }
+            let secs = started.elapsed().as_secs_f64();
+            println!(
+                "  KPIs: {rows} rows × {} KPIs in {secs:.3} s = {:.0} rows/s on one core ({:.2} µs per row)",
+                p.kpis.len(),
+                rows as f64 / secs,
+                secs * 1e6 / rows as f64
             );
         }
     }

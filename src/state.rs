@@ -35,6 +35,10 @@ impl AppState {
         let keys = TokenKeys::new(&secret, config.auth.token_ttl_hours);
         let plugins = Arc::new(Plugins::load(&config.plugins_dir, ScriptLimits::default())?);
         tracing::info!(sets = ?plugins.names(), dir = %config.plugins_dir.display(), "plugin sets loaded");
+        if config.plugins_poll_ms > 0 {
+            let every = std::time::Duration::from_millis(config.plugins_poll_ms);
+            crate::plugins::watch::spawn(plugins.clone(), db.clone(), every);
+        }
         let config = Arc::new(config);
         let schema = crate::graphql::build_schema(db.clone(), config.clone(), keys.clone(), plugins.clone());
         Ok(Self {

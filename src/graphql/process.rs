@@ -91,6 +91,13 @@ impl ProcessInfo {
     async fn version(&self) -> &str {
         &self.set.version
     }
+    /// Why the latest reload of the set failed (file, line and column), while
+    /// its last good version keeps running; null when it is current.
+    async fn load_error(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<String>> {
+        Ok(ctx
+            .data::<std::sync::Arc<crate::plugins::Plugins>>()?
+            .failure(&self.set.name))
+    }
     /// Version of the scoring script, stored with every energy score.
     async fn scoring_version(&self) -> &str {
         &self.set.scoring_version
@@ -139,31 +146,16 @@ impl ProcessMutation {
         actor.require_admin("reload plugins")?;
         let plugins = ctx.data::<std::sync::Arc<crate::plugins::Plugins>>()?;
         let name = actor.plugins.name.clone();
-        let reloaded = plugins.reload(&name)?;
-        tracing::info!(set = %name, version = %reloaded.version, company = %actor.company_id, "plugin set reloaded");
-        if reloaded.scoring_version != actor.plugins.scoring_version {
-            // Every company on this set gets its stored scores brought up to date.
-            use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::ExprTrait};
-            let db = super::context::db(ctx)?;
-            let on_set = if name == "default" {
-                entity::company::Column::PluginSet
-                    .is_null()
-                    .or(entity::company::Column::PluginSet.eq(name.clone()))
-            } else {
-                entity::company::Column::PluginSet.eq(name.clone())
-            };
-            let companies = entity::company::Entity::find()
-                .filter(on_set)
-                .all(db)
-                .await
-                .map_err(crate::error::AppError::from)?;
-            for company in companies {
-                crate::service::rescore::start(db, company.id, plugins.for_company(company.plugin_set.as_deref()))
-                    .await?;
-            }
-        }
+        let reloaded = {
+            let plugins = plugins.clone();
+            let name = name.clone();
+            crate::plugins::run(move || plugins.reload(&name)).await?
+        };
+        tracing::info!(set = %name, version = %reloaded.set.version, company = %actor.company_id, "plugin set reloaded");
+        // Every company on a set whose scoring changed gets its stored scores brought up to date.
+        crate::service::rescore::start_for_sets(super::context::db(ctx)?, plugins, &reloaded.scoring_changed).await?;
         Ok(ProcessInfo {
-            set: reloaded,
+            set: reloaded.set,
             company_id: actor.company_id,
         })
     }
@@ -182,6 +174,66 @@ impl ProcessMutation {
     }
 }
 
+/// One customer in a scoring dry run.
+pub struct DryRunCustomer {
+    customer_id: uuid::Uuid,
+    before: i64,
+    after: i64,
+    rank_before: usize,
+    rank_after: usize,
+}
+
+#[Object]
+impl DryRunCustomer {
+    /// The customer.
+    async fn customer(&self, ctx: &Context<'_>) -> async_graphql::Result<super::customer::Customer> {
+        Ok(super::customer::Customer(
+            super::loader::related::<entity::customer::Entity>(ctx, self.customer_id).await?,
+        ))
+    }
+    /// Energy points now (the stored scores).
+    async fn before(&self) -> i64 {
+        self.before
+    }
+    /// Energy points with the changed script.
+    async fn after(&self) -> i64 {
+        self.after
+    }
+    /// Place in the ranking now (1 = most energy).
+    async fn rank_before(&self) -> usize {
+        self.rank_before
+    }
+    /// Place in the ranking with the changed script.
+    async fn rank_after(&self) -> usize {
+        self.rank_after
+    }
+}
+
+/// What a changed scoring script would do to the company's energy scores.
+/// Nothing was written.
+#[derive(SimpleObject)]
+pub struct ScoringDryRun {
+    /// The version the changed script would store with its scores.
+    pub scoring_version: String,
+    /// Activities done since this instant were scored.
+    pub since: chrono::DateTime<chrono::Utc>,
+    /// Done activities scored.
+    pub activities: u64,
+    /// Activities whose score would change.
+    pub changed: u64,
+    /// Activities the script failed on (counted as 0 points).
+    pub failed: u64,
+    /// The first failure, with where in the script.
+    pub first_error: Option<String>,
+    /// Sum of the stored scores.
+    pub total_before: i64,
+    /// Sum with the changed script.
+    pub total_after: i64,
+    /// The customers with the most energy with the changed script, with
+    /// their points and places before and after.
+    pub top_customers: Vec<DryRunCustomer>,
+}
+
 /// Process queries.
 #[derive(Default)]
 pub struct ProcessQuery;
@@ -194,6 +246,55 @@ impl ProcessQuery {
         Ok(ProcessInfo {
             set: actor.plugins.clone(),
             company_id: actor.company_id,
+        })
+    }
+
+    /// What a changed scoring script would do, before it goes live (admins):
+    /// the company's activities done in the last `days` days are scored with
+    /// `script` (or, without it, with the set's scoring.rhai as it is on disk
+    /// now) and compared with their stored scores; the top customers by energy
+    /// before and after. Nothing is written. A script that does not compile
+    /// is refused with PLUGIN_ERROR, its file, line and column.
+    async fn scoring_dry_run(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "A scoring.rhai to try; default: the file on disk.")] script: Option<String>,
+        #[graphql(default = 90, validator(minimum = 1, maximum = 3660))] days: i64,
+        #[graphql(default = 10, validator(minimum = 1, maximum = 100))] top: usize,
+    ) -> async_graphql::Result<ScoringDryRun> {
+        let actor = actor(ctx)?;
+        actor.require_admin("try scoring scripts")?;
+        if script.as_ref().is_some_and(|s| s.len() > 256 * 1024) {
+            return Err(crate::error::AppError::bad("the script is larger than 256 KiB").into());
+        }
+        let plugins = ctx.data::<std::sync::Arc<crate::plugins::Plugins>>()?.clone();
+        let name = actor.plugins.name.clone();
+        let candidate = crate::plugins::run(move || plugins.candidate(&name, script.as_deref())).await?;
+        let since = crate::service::now() - chrono::Duration::days(days);
+        let version = candidate.scoring_version.clone();
+        let db = super::context::db(ctx)?;
+        let run =
+            crate::service::rescore::dry_run(db, actor.company_id, std::sync::Arc::new(candidate), since, top).await?;
+        Ok(ScoringDryRun {
+            scoring_version: version,
+            since,
+            activities: run.activities,
+            changed: run.changed,
+            failed: run.failed,
+            first_error: run.first_error,
+            total_before: run.total_before,
+            total_after: run.total_after,
+            top_customers: run
+                .top
+                .into_iter()
+                .map(|(customer_id, before, after, rank_before, rank_after)| DryRunCustomer {
+                    customer_id,
+                    before,
+                    after,
+                    rank_before,
+                    rank_after,
+                })
+                .collect(),
         })
     }
 

@@ -9,6 +9,7 @@
 //! needs one (an exit check, a score) or once per aggregated KPI row.
 
 pub mod engine;
+pub mod watch;
 
 use std::{
     collections::HashMap,
@@ -230,7 +231,7 @@ impl PluginSet {
         }
         let mut set = Self {
             name: name.to_owned(),
-            version: hash(&sources),
+            version: version_of(&sources),
             scoring_version: format!("{name}:{}", hash(&sources[1..2])),
             process: Process::default(),
             has_exit_check: has(&process_ast, "exit_check", 3),
@@ -484,6 +485,16 @@ pub struct Plugins {
     sets: RwLock<HashMap<String, Arc<PluginSet>>>,
     /// The `default` set as loaded at start-up, for a company whose set is gone.
     fallback: Arc<PluginSet>,
+    /// Sets whose latest reload failed: the version of the refused sources and why.
+    failures: RwLock<HashMap<String, (String, String)>>,
+}
+
+/// What a reload changed.
+pub struct Reloaded {
+    /// The reloaded set, now current.
+    pub set: Arc<PluginSet>,
+    /// Sets whose scoring script changed (their stored scores need a re-score).
+    pub scoring_changed: Vec<String>,
 }
 
 impl Plugins {
@@ -498,6 +509,7 @@ impl Plugins {
             limits,
             sets: RwLock::new(HashMap::from([("default".to_owned(), default.clone())])),
             fallback: default,
+            failures: RwLock::default(),
         };
         if let Ok(entries) = std::fs::read_dir(dir) {
             let mut names: Vec<String> = entries
@@ -535,26 +547,97 @@ impl Plugins {
     }
 
     /// Recompiles the set `name` from disk and makes it current. When the
-    /// change is broken the error names file, line and column, and the last
-    /// good version stays active. Reloading `default` recompiles every set,
-    /// since the others inherit its files.
-    pub fn reload(&self, name: &str) -> AppResult<Arc<PluginSet>> {
-        let names = if name == "default" {
+    /// change is broken the error names file, line and column, the last
+    /// good version stays active, and [`Plugins::failure`] reports it until a
+    /// reload succeeds. Reloading `default` recompiles every set, since the
+    /// others inherit its files.
+    pub fn reload(&self, name: &str) -> AppResult<Reloaded> {
+        let mut names = if name == "default" {
             self.names()
         } else {
             vec![name.to_owned()]
         };
+        if !names.iter().any(|n| n == name) {
+            names.push(name.to_owned());
+        }
         let compiled = names
             .iter()
-            .map(|n| self.compile_set(n).map(Arc::new))
-            .collect::<AppResult<Vec<_>>>()?;
+            .map(|n| self.compile_set(n).map(Arc::new).map_err(|e| (n, e)))
+            .collect::<Result<Vec<_>, _>>();
+        let mut failures = self.failures.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let compiled = match compiled {
+            Ok(compiled) => compiled,
+            Err((failed, e)) => {
+                let version = version_of(&read_sources(&self.dir, failed));
+                failures.insert(failed.clone(), (version, e.message()));
+                return Err(e);
+            }
+        };
         let mut sets = self.sets.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut scoring_changed = Vec::new();
         for set in &compiled {
-            sets.insert(set.name.clone(), set.clone());
+            failures.remove(&set.name);
+            let before = sets.insert(set.name.clone(), set.clone());
+            if before.is_none_or(|b| b.scoring_version != set.scoring_version) {
+                scoring_changed.push(set.name.clone());
+            }
         }
-        sets.get(name)
+        let set = sets
+            .get(name)
             .cloned()
-            .ok_or_else(|| AppError::Internal("reloaded set vanished".into()))
+            .ok_or_else(|| AppError::Internal("reloaded set vanished".into()))?;
+        Ok(Reloaded { set, scoring_changed })
+    }
+
+    /// Compiles the set `name` as it would run after a reload, without making
+    /// it current: its files on disk, with `scoring` (when given) in place of
+    /// its scoring script. For dry runs.
+    pub fn candidate(&self, name: &str, scoring: Option<&str>) -> AppResult<PluginSet> {
+        let mut sources = read_sources(&self.dir, name);
+        if let Some(scoring) = scoring {
+            scoring.clone_into(&mut sources[1]);
+        }
+        PluginSet::compile(
+            name,
+            [&sources[0], &sources[1], &sources[2]],
+            self.engine.clone(),
+            self.limits,
+        )
+    }
+
+    /// Why the latest reload of `name` failed, while its last good version runs.
+    pub fn failure(&self, name: &str) -> Option<String> {
+        let failures = self.failures.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+        failures.get(name).map(|(_, message)| message.clone())
+    }
+
+    /// The sets whose files on disk differ from what runs (a new folder
+    /// counts), leaving out sources already refused once. `default` comes
+    /// first: reloading it recompiles the others.
+    pub fn changed_on_disk(&self) -> Vec<String> {
+        let mut names = self.names();
+        if let Ok(entries) = std::fs::read_dir(&self.dir) {
+            names.extend(
+                entries
+                    .flatten()
+                    .filter(|e| e.path().is_dir())
+                    .filter_map(|e| e.file_name().into_string().ok())
+                    .filter(|n| valid_set_name(n)),
+            );
+        }
+        names.sort_by_key(|n| (n != "default", n.clone()));
+        names.dedup();
+        let sets = self.sets.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let failures = self.failures.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+        names
+            .into_iter()
+            .filter(|name| {
+                let on_disk = version_of(&read_sources(&self.dir, name));
+                let running = sets.get(name).map(|s| s.version.as_str());
+                let refused = failures.get(name).map(|f| f.0.as_str());
+                running != Some(on_disk.as_str()) && refused != Some(on_disk.as_str())
+            })
+            .collect()
     }
 
     /// Names of the loaded sets.
@@ -566,21 +649,32 @@ impl Plugins {
     }
 }
 
-/// Compiles the set `name` under `dir`: its own files, the rest from `default`
-/// (or the built-in default when the folder has none).
-fn compile_from_disk(dir: &Path, name: &str, engine: Arc<Engine>, limits: ScriptLimits) -> AppResult<PluginSet> {
-    if name.is_empty()
-        || !name
+fn valid_set_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-    {
-        return Err(AppError::bad(format!("`{name}` is not a plugin set name")));
-    }
+}
+
+/// The sources of the set `name` under `dir`: its own files, the rest from
+/// `default` (or the built-in default when the folder has none).
+fn read_sources(dir: &Path, name: &str) -> [String; 3] {
     let read = |set: &str, i: usize| std::fs::read_to_string(dir.join(set).join(FILES[i])).ok();
     let default_file = |i: usize| read("default", i).unwrap_or_else(|| BUILTIN_DEFAULT[i].to_owned());
-    let sources: Vec<String> = (0..FILES.len())
-        .map(|i| read(name, i).unwrap_or_else(|| default_file(i)))
-        .collect();
+    std::array::from_fn(|i| read(name, i).unwrap_or_else(|| default_file(i)))
+}
+
+/// The version of a set's sources: changes when any of its scripts changes.
+fn version_of(sources: &[impl AsRef<str>]) -> String {
+    hash(&sources.iter().map(AsRef::as_ref).collect::<Vec<_>>())
+}
+
+/// Compiles the set `name` under `dir` (see [`read_sources`]).
+fn compile_from_disk(dir: &Path, name: &str, engine: Arc<Engine>, limits: ScriptLimits) -> AppResult<PluginSet> {
+    if !valid_set_name(name) {
+        return Err(AppError::bad(format!("`{name}` is not a plugin set name")));
+    }
+    let sources = read_sources(dir, name);
     PluginSet::compile(name, [&sources[0], &sources[1], &sources[2]], engine, limits)
 }
 

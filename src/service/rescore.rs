@@ -5,7 +5,7 @@
 use std::{collections::HashMap, sync::Arc};
 
 use chrono::Duration;
-use entity::{activity, activity_contact, activity_reaction, contact, enums::ActivityStatus, rescore_job};
+use entity::{activity, activity_contact, activity_reaction, company, contact, enums::ActivityStatus, rescore_job};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait,
     IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, Statement, sea_query::Expr,
@@ -15,7 +15,7 @@ use uuid::Uuid;
 use super::{new_id, now};
 use crate::{
     error::{AppError, AppResult},
-    plugins::{PluginSet, activity_input, run},
+    plugins::{PluginSet, Plugins, activity_input, run},
 };
 
 /// Activities re-scored per batch (one read of inputs, one UPDATE).
@@ -90,6 +90,27 @@ pub async fn start(db: &DatabaseConnection, company_id: Uuid, set: Arc<PluginSet
     Ok(job)
 }
 
+/// Starts a re-score for every company that uses one of the sets `names`
+/// (after a reload changed their scoring scripts).
+pub async fn start_for_sets(db: &DatabaseConnection, plugins: &Plugins, names: &[String]) -> AppResult<()> {
+    if names.is_empty() {
+        return Ok(());
+    }
+    let companies: Vec<(Uuid, Option<String>)> = company::Entity::find()
+        .select_only()
+        .columns([company::Column::Id, company::Column::PluginSet])
+        .into_tuple()
+        .all(db)
+        .await?;
+    for (id, plugin_set) in companies {
+        let set = plugins.for_company(plugin_set.as_deref());
+        if names.contains(&set.name) {
+            start(db, id, set).await?;
+        }
+    }
+    Ok(())
+}
+
 async fn finish(db: &impl ConnectionTrait, id: Uuid, status: &str, error: Option<String>) -> AppResult<()> {
     rescore_job::Entity::update_many()
         .col_expr(rescore_job::Column::Status, Expr::value(status))
@@ -122,36 +143,69 @@ async fn work(db: &DatabaseConnection, job: Uuid, company_id: Uuid, set: &Arc<Pl
     }
 }
 
-/// Re-scores the next batch after the id `after` (keyset: every batch reads
-/// on from the last one, never rescanning the table); returns how many it
-/// scored and the last id.
-pub async fn batch(
+/// What scoring reads of one stored activity.
+pub struct ScoringInput {
+    /// The activity.
+    pub id: Uuid,
+    /// Its customer.
+    pub customer_id: Uuid,
+    /// The score stored now.
+    pub stored: Option<i32>,
+    kind: String,
+    attendees: i32,
+    minutes: Option<i32>,
+    reactions: Vec<String>,
+    contacts: Vec<(String, Option<String>)>,
+}
+
+impl ScoringInput {
+    /// Scores the activity with `set`.
+    pub fn score(&self, set: &PluginSet) -> AppResult<i32> {
+        set.activity_points(activity_input(
+            &self.kind,
+            self.attendees,
+            self.minutes,
+            &self.reactions,
+            &self.contacts,
+        ))
+    }
+}
+
+/// An activity's columns scoring reads: id, customer, stored score, kind, attendees, minutes.
+type InputRow = (Uuid, Uuid, Option<i32>, String, i32, Option<i32>);
+
+/// Reads the scoring inputs of the next (at most [`BATCH`]) activities
+/// matching `filter` after the id `after`, in id order (keyset: every batch
+/// reads on from the last one, never rescanning the table). Four statements
+/// per batch: the activities, their reactions, their contacts, the contacts' levels.
+pub async fn load_inputs(
     db: &impl ConnectionTrait,
-    company_id: Uuid,
-    set: &Arc<PluginSet>,
+    filter: Condition,
     after: Option<Uuid>,
-) -> AppResult<(u64, Option<Uuid>)> {
+) -> AppResult<Vec<ScoringInput>> {
     let mut query = activity::Entity::find()
         .select_only()
         .columns([
             activity::Column::Id,
+            activity::Column::CustomerId,
+            activity::Column::EnergyPoints,
             activity::Column::Kind,
             activity::Column::AttendeeCount,
             activity::Column::DurationMinutes,
         ])
-        .filter(stale(company_id, &set.scoring_version));
+        .filter(filter);
     if let Some(after) = after {
         query = query.filter(activity::Column::Id.gt(after));
     }
-    let rows: Vec<(Uuid, String, i32, Option<i32>)> = query
+    let rows: Vec<InputRow> = query
         .order_by_asc(activity::Column::Id)
         .limit(BATCH)
         .into_tuple()
         .all(db)
         .await?;
-    let Some(last) = rows.last().map(|r| r.0) else {
-        return Ok((0, None));
-    };
+    if rows.is_empty() {
+        return Ok(vec![]);
+    }
     let ids: Vec<Uuid> = rows.iter().map(|r| r.0).collect();
     let mut reactions: HashMap<Uuid, Vec<String>> = HashMap::new();
     let found: Vec<(Uuid, String)> = activity_reaction::Entity::find()
@@ -194,24 +248,131 @@ pub async fn batch(
             contacts.entry(a).or_default().push(info.clone());
         }
     }
+    Ok(rows
+        .into_iter()
+        .map(|(id, customer_id, stored, kind, attendees, minutes)| ScoringInput {
+            id,
+            customer_id,
+            stored,
+            kind,
+            attendees,
+            minutes,
+            reactions: reactions.remove(&id).unwrap_or_default(),
+            contacts: contacts.remove(&id).unwrap_or_default(),
+        })
+        .collect())
+}
+
+/// Re-scores the next batch of stale activities after the id `after`;
+/// returns how many it scored and the last id.
+pub async fn batch(
+    db: &impl ConnectionTrait,
+    company_id: Uuid,
+    set: &Arc<PluginSet>,
+    after: Option<Uuid>,
+) -> AppResult<(u64, Option<Uuid>)> {
+    let inputs = load_inputs(db, stale(company_id, &set.scoring_version), after).await?;
+    let Some(last) = inputs.last().map(|i| i.id) else {
+        return Ok((0, None));
+    };
     let scorer = set.clone();
     let scored: Vec<(Uuid, i32)> = run(move || {
-        rows.iter()
-            .map(|(id, kind, attendees, minutes)| {
-                let input = activity_input(
-                    kind,
-                    *attendees,
-                    *minutes,
-                    reactions.get(id).map(Vec::as_slice).unwrap_or(&[]),
-                    contacts.get(id).map(Vec::as_slice).unwrap_or(&[]),
-                );
-                scorer.activity_points(input).map(|p| (*id, p))
-            })
+        inputs
+            .iter()
+            .map(|input| input.score(&scorer).map(|p| (input.id, p)))
             .collect()
     })
     .await?;
     write_scores(db, &scored, &set.scoring_version).await?;
     Ok((scored.len() as u64, Some(last)))
+}
+
+/// What a scoring script would do to the stored scores, written nowhere.
+#[derive(Debug, Default)]
+pub struct DryRun {
+    /// Done activities scored.
+    pub activities: u64,
+    /// Activities whose score would change.
+    pub changed: u64,
+    /// Activities the script failed on (kept at 0 points in the totals).
+    pub failed: u64,
+    /// The first failure's message.
+    pub first_error: Option<String>,
+    /// Sum of the stored scores.
+    pub total_before: i64,
+    /// Sum of the scores the script gives.
+    pub total_after: i64,
+    /// The customers with the most points after, best first:
+    /// `(customer, before, after, rank before, rank after)`, ranks from 1.
+    pub top: Vec<(Uuid, i64, i64, usize, usize)>,
+}
+
+/// Scores the company's activities done since `since` with `candidate`, in
+/// batches like a re-score, and compares the result with the stored scores
+/// per customer. Nothing is written.
+pub async fn dry_run(
+    db: &impl ConnectionTrait,
+    company_id: Uuid,
+    candidate: Arc<PluginSet>,
+    since: chrono::DateTime<chrono::Utc>,
+    top: usize,
+) -> AppResult<DryRun> {
+    let filter = Condition::all()
+        .add(activity::Column::CompanyId.eq(company_id))
+        .add(activity::Column::Status.eq(ActivityStatus::Done))
+        .add(activity::Column::DeletedAt.is_null())
+        .add(activity::Column::DoneAt.gte(since));
+    let mut out = DryRun::default();
+    let mut customers: HashMap<Uuid, (i64, i64)> = HashMap::new();
+    let mut after = None;
+    loop {
+        let inputs = load_inputs(db, filter.clone(), after).await?;
+        let Some(last) = inputs.last().map(|i| i.id) else {
+            break;
+        };
+        after = Some(last);
+        let scorer = candidate.clone();
+        let scored = run(move || {
+            let scores: Vec<AppResult<i32>> = inputs.iter().map(|i| i.score(&scorer)).collect();
+            Ok((inputs, scores))
+        })
+        .await?;
+        for (input, score) in scored.0.iter().zip(scored.1) {
+            let before = i64::from(input.stored.unwrap_or(0));
+            let after = match score {
+                Ok(points) => i64::from(points),
+                Err(e) => {
+                    out.failed += 1;
+                    out.first_error.get_or_insert_with(|| e.message());
+                    0
+                }
+            };
+            out.activities += 1;
+            out.changed += u64::from(input.stored != Some(after as i32));
+            out.total_before += before;
+            out.total_after += after;
+            let c = customers.entry(input.customer_id).or_default();
+            c.0 += before;
+            c.1 += after;
+        }
+    }
+    let rank = |key: fn(&(i64, i64)) -> i64| -> HashMap<Uuid, usize> {
+        let mut ids: Vec<(&Uuid, &(i64, i64))> = customers.iter().collect();
+        ids.sort_by(|a, b| key(b.1).cmp(&key(a.1)).then(a.0.cmp(b.0)));
+        ids.into_iter().enumerate().map(|(i, (id, _))| (*id, i + 1)).collect()
+    };
+    let (by_before, by_after) = (rank(|c| c.0), rank(|c| c.1));
+    let mut best: Vec<(Uuid, usize)> = by_after.iter().map(|(id, r)| (*id, *r)).collect();
+    best.sort_by_key(|(_, r)| *r);
+    out.top = best
+        .into_iter()
+        .take(top)
+        .map(|(id, r)| {
+            let (before, after) = customers[&id];
+            (id, before, after, by_before[&id], r)
+        })
+        .collect();
+    Ok(out)
 }
 
 /// Writes a batch of scores in one statement: an UPDATE joined to a VALUES

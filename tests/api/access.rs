@@ -257,6 +257,7 @@ const QUERIES: &[(&str, &str, &str)] = &[
     ("me", "{ me { id } }", "ok ok ok ok ok ok ok"),
     ("process", "{ process { stages { key } } }", "ok ok ok ok ok ok ok"),
     ("rescoreJob", "{ rescoreJob { status } }", "F F F F ok ok ok"),
+    ("scoringDryRun", "{ scoringDryRun { activities } }", "F F F F ok ok ok"),
     ("kpiReport", "{ kpiReport { daysTotal } }", "ok ok ok ok ok ok ok"),
     (
         "kpiReport",

@@ -101,6 +101,8 @@ impl TestApp {
         sfa::db::migrate(&db).await.expect("migrate");
         let mut config = Config {
             listen: "127.0.0.1:0".parse().expect("addr"),
+            // Tests that change scripts reload explicitly, or turn the watcher on.
+            plugins_poll_ms: 0,
             ..Config::default()
         };
         adjust(&mut config);

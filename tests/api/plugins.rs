@@ -238,6 +238,86 @@ async fn reload_takes_good_changes_and_refuses_broken_ones() {
         "After",
         "the last good version stays"
     );
+    let status = app.ok(&t.admin, "{ process { loadError } }", json!({})).await;
+    assert!(
+        status["process"]["loadError"]
+            .as_str()
+            .is_some_and(|e| e.contains("line")),
+        "{status}"
+    );
+    std::fs::write(dir.join("acme/process.rhai"), stages("Fixed")).expect("write");
+    app.ok(&t.admin, reload, json!({})).await;
+    let status = app
+        .ok(&t.admin, "{ process { loadError stages { name } } }", json!({}))
+        .await;
+    assert_eq!(status["process"]["loadError"], json!(null));
+    assert_eq!(status["process"]["stages"][0]["name"], "Fixed");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Polls `query` until `done` holds (the watcher runs every 100 ms here).
+async fn eventually(
+    app: &TestApp,
+    s: &Session,
+    query: &str,
+    done: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let got = app.ok(s, query, json!({})).await;
+        if done(&got) {
+            return got;
+        }
+        assert!(Instant::now() < deadline, "not picked up in time: {got}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_watcher_picks_up_changed_files_and_keeps_the_last_good_version() {
+    let dir = std::env::temp_dir().join(format!("sfa-plugins-{}", Uuid::now_v7().simple()));
+    std::fs::create_dir_all(dir.join("acme")).expect("dir");
+    let stages = |name: &str| {
+        format!("fn stages() {{ [#{{ key: \"open\", name: \"{name}\" }}, #{{ key: \"won\", outcome: \"won\" }}] }}")
+    };
+    std::fs::write(dir.join("acme/process.rhai"), stages("One")).expect("write");
+    let plugin_dir = dir.clone();
+    let app = TestApp::spawn_with(move |c| {
+        c.plugins_dir = plugin_dir;
+        c.plugins_poll_ms = 100;
+    })
+    .await;
+    let t = app.tenant("acme").await;
+    use_set(&app, t.company_id, "acme").await;
+    let q = "{ process { loadError stages { name } kpis { key } } }";
+    let name = |p: &serde_json::Value| p["process"]["stages"][0]["name"].clone();
+    assert_eq!(name(&app.ok(&t.rep, q, json!({})).await), "One");
+
+    std::fs::write(dir.join("acme/process.rhai"), stages("Two")).expect("write");
+    eventually(&app, &t.rep, q, |p| name(p) == "Two").await;
+
+    // A broken save: reported, and "Two" keeps running.
+    std::fs::write(dir.join("acme/process.rhai"), "fn stages() {\n  [ #{ key: \"open\" \n}").expect("write");
+    let broken = eventually(&app, &t.rep, q, |p| p["process"]["loadError"].is_string()).await;
+    assert_eq!(name(&broken), "Two");
+    let error = broken["process"]["loadError"].as_str().unwrap_or("");
+    assert!(
+        error.contains("acme") && error.contains("process.rhai") && error.contains("line"),
+        "{error}"
+    );
+
+    // A new kpi.rhai of the set's own replaces default's KPIs.
+    std::fs::write(dir.join("acme/process.rhai"), stages("Three")).expect("write");
+    std::fs::write(
+        dir.join("acme/kpi.rhai"),
+        "fn kpis() { [#{ key: \"calls\" }] } fn calls(m) { m.calls_done }",
+    )
+    .expect("write");
+    let fixed = eventually(&app, &t.rep, q, |p| {
+        name(p) == "Three" && p["process"]["kpis"] == json!([{"key": "calls"}])
+    })
+    .await;
+    assert_eq!(fixed["process"]["loadError"], json!(null));
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -299,4 +379,85 @@ async fn a_scoring_change_rescores_every_stored_activity() {
         assert_eq!(a, &json!({"energyPoints": 7, "energyVersion": version}));
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dry_run_shows_the_ranking_a_changed_script_would_give_and_writes_nothing() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant("acme").await;
+    let (a, b) = (customer(&app, &t.rep, "A").await, customer(&app, &t.rep, "B").await);
+    let yesterday = (chrono::Utc::now() - chrono::Duration::days(1)).to_rfc3339();
+    let create = "mutation($c: ID!, $k: ActivityKind!, $at: DateTime!) { createActivity(input: {customerId: $c, kind: $k, subject: \"x\", scheduledAt: $at}) { energyPoints } }";
+    for (c, kind) in [(&a, "VISIT"), (&a, "VISIT"), (&b, "CALL")] {
+        app.ok(&t.rep, create, json!({"c": c, "k": kind, "at": yesterday}))
+            .await;
+    }
+    let stored = "{ activities { nodes { energyPoints energyVersion } } }";
+    let before = app.ok(&t.admin, stored, json!({})).await;
+
+    let q =
+        "query($s: String) { scoringDryRun(script: $s, days: 30) { scoringVersion activities changed failed firstError
+        totalBefore totalAfter topCustomers { customer { id } before after rankBefore rankAfter } } }";
+    let calls_count = "fn activity_points(a) { if a.kind == \"call\" { 10 } else { 1 } }";
+    let run = app.ok(&t.admin, q, json!({"s": calls_count})).await["scoringDryRun"].clone();
+    // Default weights: a visit 3, a call 1. The candidate: a call 10, anything else 1.
+    assert_eq!(
+        (
+            &run["activities"],
+            &run["changed"],
+            &run["failed"],
+            &run["totalBefore"],
+            &run["totalAfter"]
+        ),
+        (&json!(3), &json!(3), &json!(0), &json!(7), &json!(12))
+    );
+    assert_eq!(
+        run["topCustomers"],
+        json!([
+            {"customer": {"id": b}, "before": 1, "after": 10, "rankBefore": 2, "rankAfter": 1},
+            {"customer": {"id": a}, "before": 6, "after": 2, "rankBefore": 1, "rankAfter": 2},
+        ])
+    );
+    let current = app.ok(&t.admin, "{ process { scoringVersion } }", json!({})).await;
+    assert_ne!(run["scoringVersion"], current["process"]["scoringVersion"]);
+    assert_eq!(app.ok(&t.admin, stored, json!({})).await, before, "nothing written");
+
+    // Without a script: the file on disk, which is what runs: nothing changes.
+    let same = app.ok(&t.admin, q, json!({})).await["scoringDryRun"].clone();
+    assert_eq!((&same["changed"], &same["totalAfter"]), (&json!(0), &json!(7)));
+
+    // A script failing at run time is counted; one that does not compile is refused.
+    let failing = "fn activity_points(a) { if a.kind == \"call\" { throw \"no calls\" } 1 }";
+    let run = app.ok(&t.admin, q, json!({"s": failing})).await["scoringDryRun"].clone();
+    assert_eq!(run["failed"], 1);
+    assert!(
+        run["firstError"].as_str().is_some_and(|e| e.contains("no calls")),
+        "{run}"
+    );
+    let broken = app
+        .gql(
+            Some(&t.admin.token),
+            q,
+            json!({"s": "fn activity_points(a) {\n  1 +\n}"}),
+        )
+        .await;
+    assert_eq!(broken["errors"][0]["extensions"]["code"], "PLUGIN_ERROR");
+    assert!(
+        broken["errors"][0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("scoring.rhai") && m.contains("line 3")),
+        "{broken}"
+    );
+    assert_eq!(app.err(&t.manager, q, json!({"s": calls_count})).await, "FORBIDDEN");
+    let too_far = app
+        .gql(
+            Some(&t.admin.token),
+            "{ scoringDryRun(days: 0) { activities } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        too_far["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+        "{too_far}"
+    );
 }
