@@ -39,9 +39,16 @@ pub enum Command {
         #[arg(long, default_value_t = 12)]
         months: u32,
     },
-    /// Compile every plugin set under the plugins folder and report, without starting the server.
+    /// Plugin sets: `plugins check [--bench N]`.
+    Plugins {
+        /// What to do with them.
+        #[command(subcommand)]
+        action: PluginsAction,
+    },
+    /// Same as `plugins check`.
+    #[command(hide = true)]
     CheckPlugins {
-        /// Also time N energy scorings with each set and print the rate.
+        /// Also time N energy scorings (and N/10 KPI rows) with each set and print the rates.
         #[arg(long)]
         bench: Option<u64>,
     },
@@ -49,5 +56,17 @@ pub enum Command {
     ExportSchema {
         /// Output file, e.g. `schema.graphql`.
         file: Option<PathBuf>,
+    },
+}
+
+/// What `plugins` does.
+#[derive(Debug, Subcommand)]
+pub enum PluginsAction {
+    /// Compile every plugin set under the plugins folder, run every KPI
+    /// formula once, and report, without starting the server.
+    Check {
+        /// Also time N energy scorings (and N/10 KPI rows) with each set and print the rates.
+        #[arg(long)]
+        bench: Option<u64>,
     },
 }

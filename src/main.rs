@@ -3,7 +3,7 @@
 
 use clap::Parser;
 use sfa::{
-    cli::{Cli, Command},
+    cli::{Cli, Command, PluginsAction},
     config::Config,
 };
 
@@ -26,7 +26,10 @@ async fn main() -> std::process::ExitCode {
                 months,
             } => sfa::server::seed_demo(&config, seed, sfa::seed::DemoSize { customers, months }).await,
             Command::ExportSchema { file } => sfa::server::export_schema(file.as_deref()),
-            Command::CheckPlugins { bench } => sfa::server::check_plugins(&config, bench),
+            Command::Plugins {
+                action: PluginsAction::Check { bench },
+            }
+            | Command::CheckPlugins { bench } => sfa::server::check_plugins(&config, bench),
         },
     };
     match result {
