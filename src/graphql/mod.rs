@@ -2,6 +2,7 @@
 
 pub mod activity;
 pub mod admin;
+pub mod analytics;
 pub mod batch;
 pub mod connection;
 pub mod context;
@@ -35,6 +36,7 @@ pub struct QueryRoot(
     admin::AdminQuery,
     process::ProcessQuery,
     kpi::KpiQuery,
+    analytics::AnalyticsQuery,
 );
 
 /// Every mutation of the API.

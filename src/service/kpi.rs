@@ -289,7 +289,11 @@ pub async fn authorize(db: &impl ConnectionTrait, actor: &Actor, subject: Subjec
 /// The members whose work counts for each subject: the member, or every
 /// member of the team and the teams below it (past members' work counts
 /// for the team they are in now).
-async fn members_of(db: &impl ConnectionTrait, company_id: Uuid, subjects: &[Subject]) -> AppResult<Vec<Vec<Uuid>>> {
+pub(crate) async fn members_of(
+    db: &impl ConnectionTrait,
+    company_id: Uuid,
+    subjects: &[Subject],
+) -> AppResult<Vec<Vec<Uuid>>> {
     if !subjects.iter().any(|s| matches!(s, Subject::Team(_))) {
         return Ok(subjects
             .iter()

@@ -260,6 +260,11 @@ const QUERIES: &[(&str, &str, &str)] = &[
     ("scoringDryRun", "{ scoringDryRun { activities } }", "F F F F ok ok ok"),
     ("kpiReport", "{ kpiReport { daysTotal } }", "ok ok ok ok ok ok ok"),
     (
+        "uncontactedCustomers",
+        "{ uncontactedCustomers(days: 30) { totalCount } }",
+        "ok ok ok ok ok ok ok",
+    ),
+    (
         "kpiReport",
         "query($r1: ID!) { kpiReport(memberId: $r1) { daysTotal } }",
         "ok F ok F ok ok ok",

@@ -378,6 +378,14 @@ const ATTEMPTS: &[(&str, &str)] = &[
     ),
     ("team", "query($id: ID!) { team(id: $id) { id } }"),
     ("team", "query($id: ID!) { kpiReport(teamId: $id) { daysTotal } }"),
+    (
+        "team",
+        "query($id: ID!) { uncontactedCustomers(days: 1, teamId: $id) { totalCount } }",
+    ),
+    (
+        "member",
+        "query($id: ID!) { uncontactedCustomers(days: 1, ownerId: $id) { totalCount nodes { customer { id } } } }",
+    ),
     ("member", "query($id: ID!) { kpiReport(memberId: $id) { daysTotal } }"),
     (
         "team",

@@ -1,0 +1,195 @@
+//! The manager's views. Every expected figure is counted by hand from the fixture.
+
+use chrono::{DateTime, Duration, SubsecRound, Utc};
+use entity::enums::{ActivityKind, ActivityStatus, CustomerStatus, DealStatus};
+use sea_orm::{ActiveModelTrait, Set};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::common::{Tenant, TestApp};
+
+async fn customer(app: &TestApp, t: &Tenant, name: &str, owner: Uuid, priority: bool, group: Option<Uuid>) -> Uuid {
+    let now = Utc::now();
+    entity::customer::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        company_id: Set(t.company_id),
+        owner_id: Set(owner),
+        group_id: Set(group),
+        name: Set(name.into()),
+        is_priority: Set(priority),
+        status: Set(CustomerStatus::Active),
+        custom_fields: Set(json!({})),
+        version: Set(1),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(&app.db)
+    .await
+    .expect("customer")
+    .id
+}
+
+/// An activity of the rep `days_ago` days ago (negative: in the future).
+async fn activity(
+    app: &TestApp,
+    t: &Tenant,
+    customer: Uuid,
+    days_ago: i64,
+    status: ActivityStatus,
+    deal: Option<Uuid>,
+    deleted: bool,
+) -> DateTime<Utc> {
+    let when = (Utc::now() - Duration::days(days_ago)).trunc_subsecs(6);
+    entity::activity::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        company_id: Set(t.company_id),
+        member_id: Set(t.rep.member_id),
+        customer_id: Set(customer),
+        deal_id: Set(deal),
+        kind: Set(ActivityKind::Visit),
+        status: Set(status),
+        subject: Set("fixture".into()),
+        scheduled_at: Set(when),
+        done_at: Set((status == ActivityStatus::Done).then_some(when)),
+        attendee_count: Set(1),
+        energy_points: Set((status == ActivityStatus::Done).then_some(5)),
+        version: Set(1),
+        created_at: Set(when),
+        updated_at: Set(when),
+        deleted_at: Set(deleted.then_some(when)),
+        ..Default::default()
+    }
+    .insert(&app.db)
+    .await
+    .expect("activity");
+    when
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn uncontacted_customers_priority_first_never_contacted_first() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant("quiet").await;
+    let now = Utc::now();
+    let group = entity::customer_group::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        company_id: Set(t.company_id),
+        name: Set("Kanto".into()),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(&app.db)
+    .await
+    .expect("group")
+    .id;
+    let (rep, manager) = (t.rep.member_id, t.manager.member_id);
+    let done = ActivityStatus::Done;
+
+    // A: a priority customer last seen 40 days ago, with an open deal worked on then.
+    let a = customer(&app, &t, "A", rep, true, None).await;
+    let deal = entity::deal::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        company_id: Set(t.company_id),
+        customer_id: Set(a),
+        owner_id: Set(rep),
+        name: Set("A deal".into()),
+        stage: Set("hearing".into()),
+        stage_entered_at: Set(now),
+        amount: Set(Some(1_000)),
+        status: Set(DealStatus::Open),
+        version: Set(1),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(&app.db)
+    .await
+    .expect("deal")
+    .id;
+    let a_last = activity(&app, &t, a, 40, done, Some(deal), false).await;
+    activity(&app, &t, a, 45, done, None, false).await;
+    // B: never contacted.
+    let b = customer(&app, &t, "B", rep, false, None).await;
+    // C: seen 10 days ago.
+    let c = customer(&app, &t, "C", rep, false, None).await;
+    activity(&app, &t, c, 10, done, None, false).await;
+    // D: seen 50 days ago; a deleted visit 5 days ago and a planned one next week do not count.
+    let d = customer(&app, &t, "D", rep, false, None).await;
+    let d_last = activity(&app, &t, d, 50, done, None, false).await;
+    activity(&app, &t, d, 5, done, None, true).await;
+    activity(&app, &t, d, -7, ActivityStatus::Planned, None, false).await;
+    // E: deleted, never contacted.
+    let e = customer(&app, &t, "E", rep, false, None).await;
+    entity::customer::ActiveModel {
+        id: Set(e),
+        deleted_at: Set(Some(now)),
+        ..Default::default()
+    }
+    .update(&app.db)
+    .await
+    .expect("delete");
+    // F: the manager's priority customer in group Kanto, never contacted.
+    let f = customer(&app, &t, "F", manager, true, Some(group)).await;
+
+    let q = "query($days: Int!, $owner: ID, $prio: Boolean, $first: Int, $offset: Int) {
+      uncontactedCustomers(days: $days, ownerId: $owner, priorityOnly: $prio, first: $first, offset: $offset) {
+        days totalCount
+        groups { group { name } owner { id } count priorityCount }
+        nodes { customer { id name } lastContactAt daysSinceContact openDeals openDealsAmount openDealsEnergy }
+      } }";
+    let report = app.ok(&t.manager, q, json!({"days": 30})).await["uncontactedCustomers"].clone();
+    let names: Vec<&str> = report["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .filter_map(|n| n["customer"]["name"].as_str())
+        .collect();
+    assert_eq!(
+        names,
+        ["F", "A", "B", "D"],
+        "priority first, never contacted first, then the oldest"
+    );
+    assert_eq!(report["totalCount"], 4);
+    let node = |i: usize| report["nodes"][i].clone();
+    assert_eq!(
+        node(1),
+        json!({"customer": {"id": a, "name": "A"}, "lastContactAt": a_last.to_rfc3339(), "daysSinceContact": 40,
+               "openDeals": 1, "openDealsAmount": 1000, "openDealsEnergy": 5})
+    );
+    assert_eq!(node(0)["customer"]["id"], json!(f));
+    assert_eq!(node(0)["lastContactAt"], json!(null));
+    assert_eq!(node(0)["daysSinceContact"], json!(null));
+    assert_eq!(node(3)["lastContactAt"], json!(d_last.to_rfc3339()));
+    assert_eq!(
+        (&node(2)["customer"]["id"], &node(2)["openDeals"]),
+        (&json!(b), &json!(0))
+    );
+    assert_eq!(
+        report["groups"],
+        json!([
+            {"group": {"name": "Kanto"}, "owner": {"id": manager}, "count": 1, "priorityCount": 1},
+            {"group": null, "owner": {"id": rep}, "count": 3, "priorityCount": 1},
+        ])
+    );
+
+    // Filters and paging.
+    let page = app.ok(&t.rep, q, json!({"days": 30, "first": 1, "offset": 1})).await;
+    assert_eq!(page["uncontactedCustomers"]["totalCount"], 4);
+    assert_eq!(page["uncontactedCustomers"]["nodes"][0]["customer"]["name"], "A");
+    let mine = app.ok(&t.rep, q, json!({"days": 30, "owner": rep})).await;
+    assert_eq!(mine["uncontactedCustomers"]["totalCount"], 3);
+    let priority = app.ok(&t.rep, q, json!({"days": 30, "prio": true})).await;
+    assert_eq!(priority["uncontactedCustomers"]["totalCount"], 2);
+    // Over 42 days, A (seen 40 days ago) is contacted; over 60, D too.
+    let longer = app.ok(&t.rep, q, json!({"days": 42})).await;
+    assert_eq!(longer["uncontactedCustomers"]["totalCount"], 3);
+    let longest = app.ok(&t.rep, q, json!({"days": 60})).await;
+    assert_eq!(longest["uncontactedCustomers"]["totalCount"], 2);
+    assert_eq!(app.err(&t.rep, q, json!({"days": 0})).await, "BAD_USER_INPUT");
+
+    // Another company's view holds none of these.
+    let other = app.tenant("loud").await;
+    let theirs = app.ok(&other.admin, q, json!({"days": 30})).await;
+    assert_eq!(theirs["uncontactedCustomers"]["totalCount"], 0);
+}
