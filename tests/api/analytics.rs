@@ -1,33 +1,15 @@
 //! The manager's views. Every expected figure is counted by hand from the fixture.
 
 use chrono::{DateTime, Duration, SubsecRound, Utc};
-use entity::enums::{ActivityKind, ActivityStatus, CustomerStatus, DealStatus};
+use entity::enums::{ActivityKind, ActivityStatus, DealStatus};
 use sea_orm::{ActiveModelTrait, Set};
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::common::{Tenant, TestApp};
+use crate::common::{Tenant, TestApp, insert_customer};
 
 async fn customer(app: &TestApp, t: &Tenant, name: &str, owner: Uuid, priority: bool, group: Option<Uuid>) -> Uuid {
-    let now = Utc::now();
-    entity::customer::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        company_id: Set(t.company_id),
-        owner_id: Set(owner),
-        group_id: Set(group),
-        name: Set(name.into()),
-        is_priority: Set(priority),
-        status: Set(CustomerStatus::Active),
-        custom_fields: Set(json!({})),
-        version: Set(1),
-        created_at: Set(now),
-        updated_at: Set(now),
-        ..Default::default()
-    }
-    .insert(&app.db)
-    .await
-    .expect("customer")
-    .id
+    insert_customer(app, t.company_id, owner, name, priority, group).await
 }
 
 /// An activity of the rep `days_ago` days ago (negative: in the future).

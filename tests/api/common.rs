@@ -303,3 +303,35 @@ pub async fn deal(app: &TestApp, s: &Session, customer_id: &str, name: &str) -> 
         data["createDeal"]["version"].as_i64().expect("v"),
     )
 }
+
+/// Inserts a customer straight into the database (for fixtures that need
+/// exact owners, groups and flags) and returns its id.
+pub async fn insert_customer(
+    app: &TestApp,
+    company_id: Uuid,
+    owner: Uuid,
+    name: &str,
+    priority: bool,
+    group: Option<Uuid>,
+) -> Uuid {
+    use sea_orm::ActiveModelTrait;
+    let now = chrono::Utc::now();
+    entity::customer::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        company_id: Set(company_id),
+        owner_id: Set(owner),
+        group_id: Set(group),
+        name: Set(name.into()),
+        is_priority: Set(priority),
+        status: Set(entity::enums::CustomerStatus::Active),
+        custom_fields: Set(json!({})),
+        version: Set(1),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(&app.db)
+    .await
+    .expect("customer")
+    .id
+}

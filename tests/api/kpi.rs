@@ -3,12 +3,12 @@
 //! expected figure below is counted by hand from the fixture.
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
-use entity::enums::{ActivityKind, ActivityStatus, CustomerStatus, DealStatus, PeriodKind, Role};
+use entity::enums::{ActivityKind, ActivityStatus, DealStatus, PeriodKind, Role};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set, sea_query::Expr};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::common::{Tenant, TestApp};
+use crate::common::{Tenant, TestApp, insert_customer};
 
 fn at(s: &str) -> DateTime<Utc> {
     s.parse().expect("instant")
@@ -26,24 +26,8 @@ struct Fixture {
 }
 
 async fn customer(app: &TestApp, t: &Tenant, priority: bool) -> Uuid {
-    let now = Utc::now();
-    entity::customer::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        company_id: Set(t.company_id),
-        owner_id: Set(t.rep.member_id),
-        name: Set(format!("Customer {priority}")),
-        is_priority: Set(priority),
-        status: Set(CustomerStatus::Active),
-        custom_fields: Set(json!({})),
-        version: Set(1),
-        created_at: Set(now),
-        updated_at: Set(now),
-        ..Default::default()
-    }
-    .insert(&app.db)
-    .await
-    .expect("customer")
-    .id
+    let name = format!("Customer {priority}");
+    insert_customer(app, t.company_id, t.rep.member_id, &name, priority, None).await
 }
 
 /// An activity; `done` is when it was done (its scheduled time too), else it is planned at `scheduled`.
@@ -222,32 +206,17 @@ async fn fixture(app: &TestApp) -> Fixture {
     let rep = t.rep.member_id;
     let key_account = customer(app, &t, true).await;
     let other = customer(app, &t, false).await;
-    let focus = entity::product::ActiveModel {
+    let product = |name: &str, is_focus: bool| entity::product::ActiveModel {
         id: Set(Uuid::now_v7()),
         company_id: Set(t.company_id),
-        name: Set("Focus".into()),
-        is_focus: Set(true),
+        name: Set(name.into()),
+        is_focus: Set(is_focus),
         created_at: Set(now),
         updated_at: Set(now),
         ..Default::default()
-    }
-    .insert(&app.db)
-    .await
-    .expect("product")
-    .id;
-    let plain = entity::product::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        company_id: Set(t.company_id),
-        name: Set("Plain".into()),
-        is_focus: Set(false),
-        created_at: Set(now),
-        updated_at: Set(now),
-        ..Default::default()
-    }
-    .insert(&app.db)
-    .await
-    .expect("product")
-    .id;
+    };
+    let focus = product("Focus", true).insert(&app.db).await.expect("product").id;
+    let plain = product("Plain", false).insert(&app.db).await.expect("product").id;
     let propose = |activity: Uuid, product: Uuid| entity::activity_product::ActiveModel {
         activity_id: Set(activity),
         product_id: Set(product),
