@@ -145,6 +145,8 @@ string_enum!(
 string_enum!(
     /// The length of a target's period.
     PeriodKind {
+        /// One day.
+        Day = "day",
         /// Monday to Sunday.
         Week = "week",
         /// A calendar month.

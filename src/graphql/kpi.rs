@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use async_graphql::{Context, ID, Object, SimpleObject};
 use entity::{enums::PeriodKind, member, team};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use super::{
     connection::parse_opt_id,
@@ -17,6 +18,7 @@ use crate::{
     error::AppError,
     plugins::run,
     service::{
+        Actor,
         kpi::{self, BASE_METRICS, PERIOD_VALUES},
         period::{self, Period},
         plan::Subject,
@@ -46,7 +48,9 @@ pub fn base_metrics() -> Vec<BaseMetric> {
         .collect()
 }
 
-/// A base metric on one row, with its target when one is set.
+/// A base metric on one row, with its target and the pace towards it when
+/// one is set (seed 000: 40 visits a month means about 9 booked after the
+/// first week).
 #[derive(SimpleObject)]
 pub struct MetricValue {
     /// Metric key.
@@ -55,6 +59,35 @@ pub struct MetricValue {
     pub value: f64,
     /// The target for the row's member or team and period.
     pub target: Option<f64>,
+    /// Where the value should stand today at an even pace: the target times
+    /// the share of the period's days elapsed.
+    pub expected_by_now: Option<f64>,
+    /// Whether the value is at or above `expectedByNow`.
+    pub on_pace: Option<bool>,
+    /// What is still missing to reach the target (0 once it is reached).
+    pub remaining: Option<f64>,
+    /// What each remaining day of the period must bring to reach the target;
+    /// null once the period is over.
+    pub needed_per_day: Option<f64>,
+}
+
+impl MetricValue {
+    fn new(key: &str, value: i64, target: Option<i64>, days_total: i64, days_elapsed: i64) -> Self {
+        let value = value as f64;
+        let target = target.map(|t| t as f64);
+        let expected = target.map(|t| t * days_elapsed as f64 / days_total.max(1) as f64);
+        let remaining = target.map(|t| (t - value).max(0.0));
+        let days_left = days_total - days_elapsed;
+        Self {
+            key: key.into(),
+            value,
+            target,
+            expected_by_now: expected,
+            on_pace: expected.map(|e| value >= e),
+            remaining,
+            needed_per_day: remaining.filter(|_| days_left > 0).map(|r| r / days_left as f64),
+        }
+    }
 }
 
 /// A KPI on one row.
@@ -98,11 +131,13 @@ impl KpiRow {
 
     fn metric_value(&self, i: usize) -> MetricValue {
         let key = BASE_METRICS[i].key;
-        MetricValue {
-            key: key.into(),
-            value: self.row.metrics[i] as f64,
-            target: self.row.targets.get(key).map(|v| *v as f64),
-        }
+        MetricValue::new(
+            key,
+            self.row.metrics[i],
+            self.row.targets.get(key).copied(),
+            self.row.period.days(),
+            self.row.days_elapsed,
+        )
     }
 }
 
@@ -122,7 +157,7 @@ impl KpiRow {
             Subject::Member(_) => Ok(None),
         }
     }
-    /// Week, month, quarter or year.
+    /// Day, week, month, quarter or year.
     async fn period_kind(&self) -> PeriodKind {
         self.row.period.kind
     }
@@ -163,6 +198,59 @@ impl KpiRow {
     }
 }
 
+/// How `kpiBreakdown` cuts a period.
+#[derive(async_graphql::Enum, Clone, Copy, PartialEq, Eq)]
+pub enum KpiSplit {
+    /// One row per day of the period.
+    Day,
+    /// One row per week (Monday to Sunday), the first and last cut at the period's edges.
+    Week,
+    /// One row per member of the team and the teams below it (needs `teamId`).
+    Member,
+}
+
+/// Most rows one breakdown returns.
+const MAX_BREAKDOWN_ROWS: usize = 1_000;
+
+/// The subject a KPI query names: a member, a team, or the caller.
+fn subject(actor: &Actor, member_id: Option<&ID>, team_id: Option<&ID>) -> async_graphql::Result<Subject> {
+    Ok(
+        match (parse_opt_id(member_id, "Member")?, parse_opt_id(team_id, "Team")?) {
+            (Some(m), None) => Subject::Member(m),
+            (None, Some(t)) => Subject::Team(t),
+            (None, None) => Subject::Member(actor.member_id),
+            (Some(_), Some(_)) => return Err(AppError::bad("give at most one of `memberId` and `teamId`").into()),
+        },
+    )
+}
+
+/// The period a KPI query names: the one starting on `start`, or the current one.
+fn period_of(actor: &Actor, kind: PeriodKind, start: Option<Date>) -> async_graphql::Result<Period> {
+    Ok(match start {
+        Some(start) => Period::starting(kind, start.0)?,
+        None => Period::containing(kind, period::today(actor.time_zone)),
+    })
+}
+
+/// Runs the company's formulas over every row, in one blocking task.
+async fn evaluate(actor: &Actor, rows: Vec<kpi::Row>) -> async_graphql::Result<Vec<KpiRow>> {
+    let set = Arc::clone(&actor.plugins);
+    let evaluated = run(move || {
+        Ok(rows
+            .into_iter()
+            .map(|row| {
+                let values = kpi::evaluate(&set, &row);
+                (row, values)
+            })
+            .collect::<Vec<_>>())
+    })
+    .await?;
+    Ok(evaluated
+        .into_iter()
+        .map(|(row, values)| KpiRow::new(row, values, &actor.plugins.process.kpis))
+        .collect())
+}
+
 /// KPI queries.
 #[derive(Default)]
 pub struct KpiQuery;
@@ -185,30 +273,64 @@ impl KpiQuery {
         >,
     ) -> async_graphql::Result<KpiRow> {
         let actor = actor(ctx)?;
-        let subject = match (
-            parse_opt_id(member_id.as_ref(), "Member")?,
-            parse_opt_id(team_id.as_ref(), "Team")?,
-        ) {
-            (Some(m), None) => Subject::Member(m),
-            (None, Some(t)) => Subject::Team(t),
-            (None, None) => Subject::Member(actor.member_id),
-            (Some(_), Some(_)) => return Err(AppError::bad("give at most one of `memberId` and `teamId`").into()),
-        };
-        let today = period::today(actor.time_zone);
-        let period = match period_start {
-            Some(start) => Period::starting(period_kind, start.0)?,
-            None => Period::containing(period_kind, today),
-        };
+        let subject = subject(actor, member_id.as_ref(), team_id.as_ref())?;
+        let period = period_of(actor, period_kind, period_start)?;
         let db = db(ctx)?;
         kpi::authorize(db, actor, subject).await?;
-        let mut rows = kpi::rows(db, actor.company_id, actor.time_zone, today, &[subject], &[period]).await?;
-        let row = rows.pop().ok_or_else(|| AppError::Internal("no KPI row".into()))?;
-        let set = Arc::clone(&actor.plugins);
-        let (row, values) = run(move || {
-            let values = kpi::evaluate(&set, &row);
-            Ok((row, values))
-        })
-        .await?;
-        Ok(KpiRow::new(row, values, &actor.plugins.process.kpis))
+        let today = period::today(actor.time_zone);
+        let rows = kpi::rows(db, actor.company_id, actor.time_zone, today, &[subject], &[period]).await?;
+        evaluate(actor, rows)
+            .await?
+            .pop()
+            .ok_or_else(|| AppError::Internal("no KPI row".into()).into())
+    }
+
+    /// The same figures cut into rows: per day or week of the period, or per
+    /// member of a team. All rows are summed in the same two statements and
+    /// the formulas run once per row.
+    async fn kpi_breakdown(
+        &self,
+        ctx: &Context<'_>,
+        member_id: Option<ID>,
+        team_id: Option<ID>,
+        #[graphql(default_with = "PeriodKind::Month")] period_kind: PeriodKind,
+        #[graphql(desc = "First day of the period; default: the current one.")] period_start: Option<Date>,
+        by: KpiSplit,
+    ) -> async_graphql::Result<Vec<KpiRow>> {
+        let actor = actor(ctx)?;
+        let subject = subject(actor, member_id.as_ref(), team_id.as_ref())?;
+        let period = period_of(actor, period_kind, period_start)?;
+        let db = db(ctx)?;
+        kpi::authorize(db, actor, subject).await?;
+        let (subjects, periods) = match (by, subject) {
+            (KpiSplit::Day, _) => (vec![subject], period.split(PeriodKind::Day)),
+            (KpiSplit::Week, _) => (vec![subject], period.split(PeriodKind::Week)),
+            (KpiSplit::Member, Subject::Team(_)) => {
+                let members = kpi::members_of(db, actor.company_id, &[subject]).await?;
+                let ids = members.into_iter().flatten().collect::<Vec<_>>();
+                let ordered: Vec<uuid::Uuid> = member::Entity::find()
+                    .select_only()
+                    .column(member::Column::Id)
+                    .filter(member::Column::Id.is_in(ids))
+                    .order_by_asc(member::Column::Name)
+                    .order_by_asc(member::Column::Id)
+                    .into_tuple()
+                    .all(db)
+                    .await?;
+                (ordered.into_iter().map(Subject::Member).collect(), vec![period])
+            }
+            (KpiSplit::Member, Subject::Member(_)) => {
+                return Err(AppError::bad("a breakdown by member needs `teamId`").into());
+            }
+        };
+        if subjects.len() * periods.len() > MAX_BREAKDOWN_ROWS {
+            return Err(AppError::bad(format!(
+                "the breakdown would have more than {MAX_BREAKDOWN_ROWS} rows; choose a shorter period"
+            ))
+            .into());
+        }
+        let today = period::today(actor.time_zone);
+        let rows = kpi::rows(db, actor.company_id, actor.time_zone, today, &subjects, &periods).await?;
+        evaluate(actor, rows).await
     }
 }

@@ -390,6 +390,7 @@ type TargetCandidate = (bool, String, i64);
 /// months (or quarters) that tile it.
 fn pick_target(kind: PeriodKind, candidates: &[TargetCandidate]) -> Option<i64> {
     let tiles: &[&str] = match kind {
+        PeriodKind::Day => &["day"],
         PeriodKind::Week => &["week"],
         PeriodKind::Month => &["month"],
         PeriodKind::Quarter => &["quarter", "month"],

@@ -56,6 +56,7 @@ impl Period {
     pub fn starting(kind: PeriodKind, start: NaiveDate) -> AppResult<Self> {
         super::plan::check_period(kind, start)?;
         let end = match kind {
+            PeriodKind::Day => start.checked_add_days(chrono::Days::new(1)),
             PeriodKind::Week => Some(start + Duration::days(7)),
             PeriodKind::Month => start.checked_add_months(Months::new(1)),
             PeriodKind::Quarter => start.checked_add_months(Months::new(3)),
@@ -69,6 +70,7 @@ impl Period {
     pub fn containing(kind: PeriodKind, date: NaiveDate) -> Self {
         let first_of = |month: u32| NaiveDate::from_ymd_opt(date.year(), month, 1).unwrap_or(date);
         let start = match kind {
+            PeriodKind::Day => date,
             PeriodKind::Week => date.week(Weekday::Mon).first_day(),
             PeriodKind::Month => first_of(date.month()),
             PeriodKind::Quarter => first_of((date.month() - 1) / 3 * 3 + 1),
@@ -95,6 +97,24 @@ impl Period {
     /// all of them after it ends).
     pub fn days_elapsed(&self, today: NaiveDate) -> i64 {
         ((today - self.start).num_days() + 1).clamp(0, self.days())
+    }
+
+    /// The period cut into days or weeks (Monday to Sunday, the first and
+    /// last cut at the period's edges so that the parts add up to the whole).
+    pub fn split(&self, kind: PeriodKind) -> Vec<Period> {
+        let mut out = Vec::new();
+        let mut day = self.start;
+        while day < self.end {
+            let whole = Self::containing(kind, day);
+            let part = Self {
+                kind,
+                start: day,
+                end: whole.end.min(self.end),
+            };
+            day = part.end.max(day + Duration::days(1));
+            out.push(part);
+        }
+        out
     }
 
     /// The UTC instants of the period's first midnight and of the midnight after it.
@@ -128,6 +148,24 @@ mod tests {
         let quarter = Period::containing(PeriodKind::Quarter, date("2026-11-26"));
         assert_eq!((quarter.start, quarter.end), (date("2026-10-01"), date("2027-01-01")));
         assert!(zone("Mars/Olympus").is_err());
+        // November 2026 starts on a Sunday: its weeks are cut at the month's edges.
+        let weeks: Vec<(NaiveDate, i64)> = november
+            .split(PeriodKind::Week)
+            .iter()
+            .map(|w| (w.start, w.days()))
+            .collect();
+        assert_eq!(
+            weeks,
+            [
+                (date("2026-11-01"), 1),
+                (date("2026-11-02"), 7),
+                (date("2026-11-09"), 7),
+                (date("2026-11-16"), 7),
+                (date("2026-11-23"), 7),
+                (date("2026-11-30"), 1)
+            ]
+        );
+        assert_eq!(november.split(PeriodKind::Day).len(), 30);
     }
 
     #[test]

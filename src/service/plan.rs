@@ -41,6 +41,7 @@ fn require_leads(actor: &Actor, subject: Subject) -> AppResult<()> {
 /// Checks that `start` is the first day of a `kind` period.
 pub fn check_period(kind: PeriodKind, start: NaiveDate) -> AppResult<()> {
     let ok = match kind {
+        PeriodKind::Day => true,
         PeriodKind::Week => start.weekday() == Weekday::Mon,
         PeriodKind::Month => start.day() == 1,
         PeriodKind::Quarter => start.day() == 1 && (start.month() - 1).is_multiple_of(3),
@@ -48,6 +49,7 @@ pub fn check_period(kind: PeriodKind, start: NaiveDate) -> AppResult<()> {
     };
     if !ok {
         let first = match kind {
+            PeriodKind::Day => "a date",
             PeriodKind::Week => "a Monday",
             PeriodKind::Month => "the 1st of a month",
             PeriodKind::Quarter => "January, April, July or October 1st",

@@ -274,6 +274,16 @@ const QUERIES: &[(&str, &str, &str)] = &[
         "query($t1: ID!) { kpiReport(teamId: $t1) { daysTotal } }",
         "F F ok F ok ok ok",
     ),
+    (
+        "kpiBreakdown",
+        "{ kpiBreakdown(by: WEEK) { daysTotal } }",
+        "ok ok ok ok ok ok ok",
+    ),
+    (
+        "kpiBreakdown",
+        "query($t1: ID!) { kpiBreakdown(teamId: $t1, by: MEMBER) { daysTotal } }",
+        "F F ok F ok ok ok",
+    ),
     ("company", "{ company { id } }", "ok ok ok ok ok ok ok"),
     ("teams", "{ teams { id } }", "ok ok ok ok ok ok ok"),
     (

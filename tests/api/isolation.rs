@@ -380,6 +380,14 @@ const ATTEMPTS: &[(&str, &str)] = &[
     ("team", "query($id: ID!) { kpiReport(teamId: $id) { daysTotal } }"),
     (
         "team",
+        "query($id: ID!) { kpiBreakdown(teamId: $id, by: MEMBER) { member { id } } }",
+    ),
+    (
+        "member",
+        "query($id: ID!) { kpiBreakdown(memberId: $id, by: DAY) { daysTotal } }",
+    ),
+    (
+        "team",
         "query($id: ID!) { uncontactedCustomers(days: 1, teamId: $id) { totalCount } }",
     ),
     (

@@ -591,3 +591,177 @@ async fn every_shipped_set_exposes_its_kpis() {
         );
     }
 }
+
+const BREAKDOWN: &str = "query($m: ID, $t: ID, $by: KpiSplit!) {
+  kpiBreakdown(memberId: $m, teamId: $t, periodKind: MONTH, periodStart: \"2026-11-01\", by: $by) {
+    member { id } periodKind periodStart periodEnd daysTotal
+    metrics { key value target expectedByNow onPace remaining neededPerDay }
+    kpis { key value error }
+  }
+}";
+
+fn visits(rows: &Value) -> Vec<f64> {
+    rows.as_array()
+        .expect("rows")
+        .iter()
+        .map(|r| metric(r, "visits_done").0)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn breakdowns_by_week_day_and_member_add_up_to_the_month() {
+    let app = TestApp::spawn().await;
+    let f = fixture(&app).await;
+    let rep = f.t.rep.member_id;
+
+    // November 2026 in Tokyo starts on a Sunday: weeks are cut at the month's edges.
+    let weeks = app.ok(&f.t.manager, BREAKDOWN, json!({"m": rep, "by": "WEEK"})).await["kpiBreakdown"].clone();
+    let spans: Vec<(&str, &str)> = weeks
+        .as_array()
+        .expect("weeks")
+        .iter()
+        .map(|w| {
+            (
+                w["periodStart"].as_str().expect("start"),
+                w["periodEnd"].as_str().expect("end"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        spans,
+        [
+            ("2026-11-01", "2026-11-01"),
+            ("2026-11-02", "2026-11-08"),
+            ("2026-11-09", "2026-11-15"),
+            ("2026-11-16", "2026-11-22"),
+            ("2026-11-23", "2026-11-29"),
+            ("2026-11-30", "2026-11-30")
+        ]
+    );
+    assert_eq!(weeks[0]["periodKind"], "WEEK");
+    assert_eq!(visits(&weeks), [2.0, 0.0, 1.0, 0.0, 0.0, 1.0]);
+    let calls: Vec<f64> = weeks
+        .as_array()
+        .expect("weeks")
+        .iter()
+        .map(|w| metric(w, "calls_done").0)
+        .collect();
+    assert_eq!(calls, [0.0, 0.0, 1.0, 0.0, 0.0, 0.0], "the call of Nov 10th");
+    assert_eq!(
+        metric(&weeks[1], "visits_done").1,
+        None,
+        "a monthly target is not a week's"
+    );
+
+    let days = app.ok(&f.t.rep, BREAKDOWN, json!({"by": "DAY"})).await["kpiBreakdown"].clone();
+    let per_day = visits(&days);
+    assert_eq!(per_day.len(), 30);
+    let busy: Vec<(usize, f64)> = per_day.iter().copied().enumerate().filter(|(_, v)| *v > 0.0).collect();
+    assert_eq!(
+        busy,
+        [(0, 2.0), (14, 1.0), (29, 1.0)],
+        "Nov 1st, 15th and 30th in Tokyo"
+    );
+    assert_eq!(metric(&days[0], "priority_visit_days").0, 1.0);
+    assert_eq!(days[0]["daysTotal"], 1);
+
+    // Per member of the team and its sub-team.
+    let members = app
+        .ok(&f.t.manager, BREAKDOWN, json!({"t": f.team, "by": "MEMBER"}))
+        .await["kpiBreakdown"]
+        .clone();
+    let mut by_member: Vec<(String, (f64, Option<f64>))> = members
+        .as_array()
+        .expect("members")
+        .iter()
+        .map(|r| {
+            (
+                r["member"]["id"].as_str().expect("id").to_string(),
+                metric(r, "visits_done"),
+            )
+        })
+        .collect();
+    by_member.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut expected = vec![
+        (f.t.manager.member_id.to_string(), (0.0, None)),
+        (rep.to_string(), (4.0, Some(40.0))),
+        (f.rep2.to_string(), (1.0, Some(20.0))),
+    ];
+    expected.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(by_member, expected);
+
+    // The pace: 40 visits in 30 days, 4 done.
+    let row = members
+        .as_array()
+        .expect("members")
+        .iter()
+        .find(|r| r["member"]["id"] == rep.to_string())
+        .expect("rep row")
+        .clone();
+    let pace = row["metrics"]
+        .as_array()
+        .expect("metrics")
+        .iter()
+        .find(|m| m["key"] == "visits_done")
+        .expect("visits")
+        .clone();
+    let today = Utc::now().with_timezone(&chrono_tz::Asia::Tokyo).date_naive();
+    let elapsed = ((today - day("2026-11-01")).num_days() + 1).clamp(0, 30);
+    assert!(
+        close(pace["expectedByNow"].as_f64(), 40.0 * elapsed as f64 / 30.0),
+        "{pace}"
+    );
+    assert_eq!(pace["onPace"], json!(4.0 >= 40.0 * elapsed as f64 / 30.0));
+    assert_eq!(pace["remaining"], json!(36.0));
+    if elapsed < 30 {
+        assert!(
+            close(pace["neededPerDay"].as_f64(), 36.0 / (30 - elapsed) as f64),
+            "{pace}"
+        );
+    } else {
+        assert!(pace["neededPerDay"].is_null());
+    }
+
+    // A member who moves to another team takes their work with them.
+    let elsewhere = entity::team::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        company_id: Set(f.t.company_id),
+        name: Set("elsewhere".into()),
+        created_at: Set(Utc::now()),
+        updated_at: Set(Utc::now()),
+        ..Default::default()
+    }
+    .insert(&app.db)
+    .await
+    .expect("team")
+    .id;
+    entity::member::Entity::update_many()
+        .col_expr(entity::member::Column::TeamId, Expr::value(elsewhere))
+        .filter(entity::member::Column::Id.eq(f.rep2))
+        .exec(&app.db)
+        .await
+        .expect("move");
+    let team = app
+        .ok(&f.t.admin, REPORT, json!({"t": f.team, "s": "2026-11-01"}))
+        .await["kpiReport"]
+        .clone();
+    assert_eq!(
+        metric(&team, "visits_done"),
+        (4.0, Some(40.0)),
+        "rep2's visit left with rep2"
+    );
+    let members = app
+        .ok(&f.t.admin, BREAKDOWN, json!({"t": f.team, "by": "MEMBER"}))
+        .await["kpiBreakdown"]
+        .clone();
+    assert_eq!(members.as_array().map(Vec::len), Some(2));
+
+    // Bad requests.
+    let by_member_alone = app.err(&f.t.rep, BREAKDOWN, json!({"by": "MEMBER"})).await;
+    assert_eq!(by_member_alone, "BAD_USER_INPUT");
+    let not_led = app.err(&f.t.rep, BREAKDOWN, json!({"t": f.team, "by": "DAY"})).await;
+    assert_eq!(not_led, "FORBIDDEN");
+    let year_by_day = "{ kpiBreakdown(periodKind: YEAR, periodStart: \"2026-01-01\", by: DAY) { daysTotal } }";
+    let year = app.ok(&f.t.rep, year_by_day, json!({})).await;
+    assert_eq!(year["kpiBreakdown"].as_array().map(Vec::len), Some(365));
+}
