@@ -13,6 +13,7 @@ pub mod limits;
 pub mod loader;
 pub mod misc;
 pub mod org;
+pub mod pipeline;
 pub mod process;
 pub mod scalars;
 pub mod task;
@@ -37,6 +38,7 @@ pub struct QueryRoot(
     process::ProcessQuery,
     kpi::KpiQuery,
     analytics::AnalyticsQuery,
+    pipeline::PipelineQuery,
 );
 
 /// Every mutation of the API.

@@ -9,10 +9,10 @@ use chrono::{Duration, NaiveDate};
 use chrono_tz::Tz;
 use entity::{enums::PeriodKind, member, team};
 use rhai::{Dynamic, Map};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Statement, Value};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
 use uuid::Uuid;
 
-use super::{Actor, period::Period, plan::Subject};
+use super::{Actor, period::Period, plan::Subject, sql::Params};
 use crate::{
     error::{AppError, AppResult},
     plugins::PluginSet,
@@ -340,24 +340,6 @@ pub(crate) async fn members_of(
         .collect())
 }
 
-/// Numbers `$2, $3…` for the statement's values (`$1` is the company).
-struct Params {
-    values: Vec<Value>,
-}
-
-impl Params {
-    fn new(company_id: Uuid) -> Self {
-        Self {
-            values: vec![company_id.into()],
-        }
-    }
-
-    fn push(&mut self, v: impl Into<Value>) -> String {
-        self.values.push(v.into());
-        format!("${}", self.values.len())
-    }
-}
-
 /// The `b` and `dd` VALUES lists: each period's instants and dates, and each of its days.
 fn period_values(p: &mut Params, periods: &[Period], tz: Tz) -> (String, String) {
     let mut b = Vec::with_capacity(periods.len());
@@ -444,7 +426,7 @@ pub async fn rows(
     };
 
     // Base metrics (a team without members has nothing to sum).
-    let mut p = Params::new(company_id);
+    let mut p = Params::new(backend, company_id);
     let (b, dd) = period_values(&mut p, periods, tz);
     let g = group_values(&mut p);
     if !g.is_empty() {
@@ -459,9 +441,7 @@ pub async fn rows(
             .replace("{g}", &g.join(", "))
             .replace("{gs}", &gs.join(", "))
             .replace("{columns}", &columns.join(", "));
-        let found = db
-            .query_all_raw(Statement::from_sql_and_values(backend, sql, p.values))
-            .await?;
+        let found = db.query_all_raw(p.statement(sql)).await?;
         for r in found {
             let (gk, bk): (i64, i64) = (r.try_get("", "gk")?, r.try_get("", "bk")?);
             let row = &mut out[at(gk as usize, bk as usize)];
@@ -472,7 +452,7 @@ pub async fn rows(
     }
 
     // Targets: the members' summed per metric and kind, and the teams' own.
-    let mut p = Params::new(company_id);
+    let mut p = Params::new(backend, company_id);
     let (b, _) = period_values(&mut p, periods, tz);
     let g = group_values(&mut p);
     let gt: Vec<String> = subjects
@@ -510,9 +490,7 @@ pub async fn rows(
         return Ok(out);
     }
     let sql = format!("WITH {} {}", ctes.join(", "), parts.join(" UNION ALL "));
-    let found = db
-        .query_all_raw(Statement::from_sql_and_values(backend, sql, p.values))
-        .await?;
+    let found = db.query_all_raw(p.statement(sql)).await?;
     let mut candidates: HashMap<(usize, String), Vec<TargetCandidate>> = HashMap::new();
     for r in found {
         let (gk, bk): (i64, i64) = (r.try_get_by_index(0)?, r.try_get_by_index(1)?);

@@ -15,8 +15,10 @@ pub mod deal;
 pub mod kpi;
 pub mod members;
 pub mod period;
+pub mod pipeline;
 pub mod plan;
 pub mod rescore;
+pub mod sql;
 pub mod task;
 pub mod validate;
 

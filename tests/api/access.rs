@@ -284,6 +284,11 @@ const QUERIES: &[(&str, &str, &str)] = &[
         "query($t1: ID!) { kpiBreakdown(teamId: $t1, by: MEMBER) { daysTotal } }",
         "F F ok F ok ok ok",
     ),
+    (
+        "pipeline",
+        "{ pipeline { stages { deals } conversion { cohort } outcomes { won } stalled(days: 30) { totalCount } } }",
+        "ok ok ok ok ok ok ok",
+    ),
     ("company", "{ company { id } }", "ok ok ok ok ok ok ok"),
     ("teams", "{ teams { id } }", "ok ok ok ok ok ok ok"),
     (

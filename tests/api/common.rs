@@ -335,3 +335,69 @@ pub async fn insert_customer(
     .expect("customer")
     .id
 }
+
+/// A deal for a fixture, inserted straight into the database with its stage
+/// history: `moves` are (stage, instant), the first one its creation.
+#[derive(Default)]
+pub struct DealFixture<'a> {
+    pub customer: Uuid,
+    pub owner: Uuid,
+    pub amount: Option<i64>,
+    pub moves: &'a [(&'a str, &'a str)],
+    pub status: Option<entity::enums::DealStatus>,
+    pub closed_at: Option<&'a str>,
+    pub lost_reason: Option<&'a str>,
+    pub expected_close_date: Option<&'a str>,
+    pub last_activity_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub deleted: bool,
+}
+
+impl DealFixture<'_> {
+    /// Inserts the deal and its history; returns its id.
+    pub async fn insert(&self, app: &TestApp, company_id: Uuid) -> Uuid {
+        use sea_orm::ActiveModelTrait;
+        let at = |s: &str| s.parse::<chrono::DateTime<chrono::Utc>>().expect("instant");
+        let (first, last) = (self.moves[0], self.moves[self.moves.len() - 1]);
+        let id = Uuid::now_v7();
+        entity::deal::ActiveModel {
+            id: Set(id),
+            company_id: Set(company_id),
+            customer_id: Set(self.customer),
+            owner_id: Set(self.owner),
+            name: Set("fixture deal".into()),
+            stage: Set(last.0.into()),
+            stage_entered_at: Set(at(last.1)),
+            amount: Set(self.amount),
+            expected_close_date: Set(self.expected_close_date.map(|d| d.parse().expect("date"))),
+            status: Set(self.status.unwrap_or(entity::enums::DealStatus::Open)),
+            lost_reason: Set(self.lost_reason.map(Into::into)),
+            closed_at: Set(self.closed_at.map(at)),
+            last_activity_at: Set(self.last_activity_at),
+            version: Set(1),
+            created_at: Set(at(first.1)),
+            updated_at: Set(at(last.1)),
+            deleted_at: Set(self.deleted.then(|| at(last.1))),
+            ..Default::default()
+        }
+        .insert(&app.db)
+        .await
+        .expect("deal");
+        let mut from: Option<&str> = None;
+        for (stage, when) in self.moves {
+            entity::deal_stage_history::ActiveModel {
+                id: Set(Uuid::now_v7()),
+                company_id: Set(company_id),
+                deal_id: Set(id),
+                from_stage: Set(from.map(Into::into)),
+                to_stage: Set((*stage).into()),
+                changed_by: Set(self.owner),
+                changed_at: Set(at(when)),
+            }
+            .insert(&app.db)
+            .await
+            .expect("history");
+            from = Some(stage);
+        }
+        id
+    }
+}

@@ -368,6 +368,10 @@ const ATTEMPTS: &[(&str, &str)] = &[
     ("group", "mutation($id: ID!) { deleteCustomerGroup(id: $id) }"),
     (
         "group",
+        "query($id: ID!) { pipeline(groupId: $id) { stages { deals amount } stalled(days: 1) { totalCount } } }",
+    ),
+    (
+        "group",
         "mutation($id: ID!) { createCustomer(input: {name: \"x\", groupId: $id}) { id } }",
     ),
     ("target", "mutation($id: ID!) { deleteTarget(id: $id) }"),
@@ -395,6 +399,14 @@ const ATTEMPTS: &[(&str, &str)] = &[
         "query($id: ID!) { uncontactedCustomers(days: 1, ownerId: $id) { totalCount nodes { customer { id } } } }",
     ),
     ("member", "query($id: ID!) { kpiReport(memberId: $id) { daysTotal } }"),
+    (
+        "team",
+        "query($id: ID!) { pipeline(teamId: $id) { stages { deals amount } stalled(days: 1) { totalCount } } }",
+    ),
+    (
+        "member",
+        "query($id: ID!) { pipeline(ownerId: $id) { stages { deals amount } outcomes { lost } } }",
+    ),
     (
         "team",
         "query($id: ID!) { members(filter: {teamId: $id}) { totalCount nodes { id } } }",

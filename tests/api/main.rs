@@ -18,6 +18,7 @@ mod kpi;
 mod limits;
 mod nplus1;
 mod pagination;
+mod pipeline;
 mod plugins;
 mod reports;
 mod schema;
