@@ -25,6 +25,9 @@ pub struct Config {
     /// How often the plugin folder is checked for changed scripts, in
     /// milliseconds; 0 turns the watcher off (reload with `reloadPlugins`).
     pub plugins_poll_ms: u64,
+    /// How often this week's forecast snapshots are refreshed, in minutes;
+    /// 0 turns the task off (an admin can still run `takeForecastSnapshots`).
+    pub forecast_snapshot_minutes: u64,
     /// Login tokens.
     pub auth: AuthConfig,
     /// GraphQL endpoint limits.
@@ -95,6 +98,7 @@ impl Default for Config {
             data_dir: PathBuf::from("data"),
             plugins_dir: PathBuf::from("plugins"),
             plugins_poll_ms: 2000,
+            forecast_snapshot_minutes: 60,
             auth: AuthConfig::default(),
             graphql: GraphqlConfig::default(),
             max_body_bytes: 1024 * 1024 + 64 * 1024,

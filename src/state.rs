@@ -39,6 +39,10 @@ impl AppState {
             let every = std::time::Duration::from_millis(config.plugins_poll_ms);
             crate::plugins::watch::spawn(plugins.clone(), db.clone(), every);
         }
+        if config.forecast_snapshot_minutes > 0 {
+            let every = std::time::Duration::from_secs(config.forecast_snapshot_minutes * 60);
+            crate::service::forecast::spawn(db.clone(), plugins.clone(), every);
+        }
         let config = Arc::new(config);
         let schema = crate::graphql::build_schema(db.clone(), config.clone(), keys.clone(), plugins.clone());
         Ok(Self {

@@ -23,6 +23,7 @@ pub mod deal;
 pub mod deal_member;
 pub mod deal_quality;
 pub mod deal_stage_history;
+pub mod forecast_snapshot;
 pub mod login_failure;
 pub mod member;
 pub mod product;

@@ -11,6 +11,7 @@ mod m20261124_000004_create_deal_quality;
 mod m20261124_000005_create_rescore_job;
 mod m20261124_000006_add_company_time_zone;
 mod m20261124_000007_create_kpi_indexes;
+mod m20261124_000008_create_forecast_snapshot;
 
 /// Every migration of the server, oldest first.
 pub struct Migrator;
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000005_create_rescore_job::Migration),
             Box::new(m20261124_000006_add_company_time_zone::Migration),
             Box::new(m20261124_000007_create_kpi_indexes::Migration),
+            Box::new(m20261124_000008_create_forecast_snapshot::Migration),
         ]
     }
 }

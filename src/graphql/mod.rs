@@ -8,6 +8,7 @@ pub mod connection;
 pub mod context;
 pub mod customer;
 pub mod deal;
+pub mod forecast;
 pub mod kpi;
 pub mod limits;
 pub mod loader;
@@ -39,6 +40,7 @@ pub struct QueryRoot(
     kpi::KpiQuery,
     analytics::AnalyticsQuery,
     pipeline::PipelineQuery,
+    forecast::ForecastQuery,
 );
 
 /// Every mutation of the API.
@@ -52,6 +54,7 @@ pub struct MutationRoot(
     misc::MiscMutation,
     admin::AdminMutation,
     process::ProcessMutation,
+    forecast::ForecastMutation,
 );
 
 /// The server's schema type.

@@ -12,6 +12,7 @@ pub mod catalog;
 pub mod comment;
 pub mod customer;
 pub mod deal;
+pub mod forecast;
 pub mod kpi;
 pub mod members;
 pub mod period;

@@ -289,6 +289,21 @@ const QUERIES: &[(&str, &str, &str)] = &[
         "{ pipeline { stages { deals } conversion { cohort } outcomes { won } stalled(days: 30) { totalCount } } }",
         "ok ok ok ok ok ok ok",
     ),
+    (
+        "forecast",
+        "{ forecast { landing history { landing } } }",
+        "ok ok ok ok ok ok ok",
+    ),
+    (
+        "forecast",
+        "query($r1: ID!) { forecast(memberId: $r1) { landing } }",
+        "ok F ok F ok ok ok",
+    ),
+    (
+        "forecast",
+        "query($t1: ID!) { forecast(teamId: $t1) { landing members { landing } } }",
+        "F F ok F ok ok ok",
+    ),
     ("company", "{ company { id } }", "ok ok ok ok ok ok ok"),
     ("teams", "{ teams { id } }", "ok ok ok ok ok ok ok"),
     (
@@ -529,6 +544,7 @@ const MUTATIONS: &[(&str, &str, &str)] = &[
     ),
     ("reloadPlugins", "mutation { reloadPlugins { version } }", ADMIN),
     ("rescoreActivities", "mutation { rescoreActivities { status } }", ADMIN),
+    ("takeForecastSnapshots", "mutation { takeForecastSnapshots }", ADMIN),
     (
         "createQuote",
         "mutation($deal: ID!) { createQuote(dealId: $deal, input: {title: \"Q2\", amount: 1}) { id } }",

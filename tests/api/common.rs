@@ -103,6 +103,7 @@ impl TestApp {
             listen: "127.0.0.1:0".parse().expect("addr"),
             // Tests that change scripts reload explicitly, or turn the watcher on.
             plugins_poll_ms: 0,
+            forecast_snapshot_minutes: 0,
             ..Config::default()
         };
         adjust(&mut config);

@@ -400,6 +400,14 @@ const ATTEMPTS: &[(&str, &str)] = &[
     ),
     ("member", "query($id: ID!) { kpiReport(memberId: $id) { daysTotal } }"),
     (
+        "member",
+        "query($id: ID!) { forecast(memberId: $id) { landing history { landing } } }",
+    ),
+    (
+        "team",
+        "query($id: ID!) { forecast(teamId: $id) { landing members { landing } } }",
+    ),
+    (
         "team",
         "query($id: ID!) { pipeline(teamId: $id) { stages { deals amount } stalled(days: 1) { totalCount } } }",
     ),

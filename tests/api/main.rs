@@ -11,6 +11,7 @@ mod binary;
 mod deals;
 mod demo;
 mod filters;
+mod forecast;
 mod http;
 mod inputs;
 mod isolation;
