@@ -1,5 +1,5 @@
 //! HTTP endpoints: `POST /graphql` (the API), `GET /graphql` (GraphiQL),
-//! `GET /healthz`.
+//! `GET /api/aggregate.csv` (the BI aggregate as CSV), `GET /healthz`.
 
 use std::time::Duration;
 
@@ -27,6 +27,7 @@ pub fn router(state: AppState) -> Router {
     let timeout = Duration::from_secs(state.config.request_timeout_secs);
     Router::new()
         .route("/graphql", get(graphiql).post(graphql))
+        .route("/api/aggregate.csv", get(aggregate_csv))
         .route("/healthz", get(healthz))
         .with_state(state)
         .layer(RequestBodyLimitLayer::new(body_limit))
@@ -155,6 +156,194 @@ fn error_response(err: AppError) -> GraphQLResponse {
     let mut server_error = ServerError::new(gql.message, None);
     server_error.extensions = gql.extensions;
     async_graphql::Response::from_errors(vec![server_error]).into()
+}
+
+/// The query string of `/api/aggregate.csv`: the aggregate's arguments,
+/// lists comma-separated.
+#[derive(serde::Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct AggregateParams {
+    fact: Option<String>,
+    dimensions: Option<String>,
+    measures: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    member_id: Option<String>,
+    team_id: Option<String>,
+    customer_id: Option<String>,
+    group_id: Option<String>,
+    product_id: Option<String>,
+    stage: Option<String>,
+    kind: Option<String>,
+    status: Option<String>,
+    limit: Option<String>,
+}
+
+impl AggregateParams {
+    fn request(self) -> Result<service::aggregate::AggregateRequest, AppError> {
+        use service::aggregate::{AggregateFilter, AggregateRequest, Fact};
+        let list = |v: Option<String>| -> Vec<String> {
+            v.map(|s| {
+                s.split(',')
+                    .map(|x| x.trim().to_string())
+                    .filter(|x| !x.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default()
+        };
+        let date = |name: &str, v: Option<String>| {
+            v.map(|s| {
+                s.parse::<chrono::NaiveDate>()
+                    .map_err(|_| AppError::bad(format!("`{name}` must be a date (YYYY-MM-DD)")))
+            })
+            .transpose()
+        };
+        let id = |name: &str, v: Option<String>| {
+            v.map(|s| uuid::Uuid::parse_str(s.trim()).map_err(|_| AppError::bad(format!("`{name}` is not a valid id"))))
+                .transpose()
+        };
+        let fact = self
+            .fact
+            .ok_or_else(|| AppError::bad("`fact` is required (activities, deals, tasks or sales_records)"))?;
+        let limit = match self.limit {
+            Some(l) => l.parse().map_err(|_| AppError::bad("`limit` must be a whole number"))?,
+            None => 1_000,
+        };
+        Ok(AggregateRequest {
+            fact: Fact::parse(&fact)?,
+            dimensions: list(self.dimensions),
+            measures: list(self.measures),
+            filter: AggregateFilter {
+                from: date("from", self.from)?,
+                to: date("to", self.to)?,
+                member_id: id("memberId", self.member_id)?,
+                team_id: id("teamId", self.team_id)?,
+                customer_id: id("customerId", self.customer_id)?,
+                group_id: id("groupId", self.group_id)?,
+                product_id: id("productId", self.product_id)?,
+                stage: self.stage,
+                kind: self.kind,
+                status: self.status,
+            },
+            limit,
+        })
+    }
+}
+
+/// One CSV field: quoted when it must be; a text starting like a formula is
+/// prefixed with `'` so that a spreadsheet never evaluates it.
+fn csv_field(out: &mut String, value: &str, text: bool) {
+    let guarded = text && value.starts_with(['=', '+', '-', '@', '\t', '\r']);
+    let needs_quotes = guarded || value.contains([',', '"', '\n', '\r']);
+    if needs_quotes {
+        out.push('"');
+    }
+    if guarded {
+        out.push('\'');
+    }
+    out.push_str(&value.replace('"', "\"\""));
+    if needs_quotes {
+        out.push('"');
+    }
+}
+
+/// The BI aggregate as CSV, for tools that cannot speak GraphQL:
+/// authenticated like the API (an API key is the usual choice). The header
+/// row names each dimension (and `<dimension>_name` for those with names)
+/// and each measure; `X-Truncated: true` says more rows exist than `limit`.
+async fn aggregate_csv(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    query: Result<axum::extract::Query<AggregateParams>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let fail = |e: AppError| {
+        let status = match e.code() {
+            "UNAUTHENTICATED" => StatusCode::UNAUTHORIZED,
+            "FORBIDDEN" => StatusCode::FORBIDDEN,
+            "NOT_FOUND" => StatusCode::NOT_FOUND,
+            "INTERNAL" => StatusCode::INTERNAL_SERVER_ERROR,
+            _ => StatusCode::BAD_REQUEST,
+        };
+        if status == StatusCode::INTERNAL_SERVER_ERROR {
+            tracing::error!(error = %e.message(), "aggregate CSV failed");
+        }
+        json_error(status, e.code(), &e.public_message())
+    };
+    let actor = match authenticate(&state, &headers).await {
+        Ok(Some(actor)) => actor,
+        Ok(None) => {
+            return fail(AppError::Unauthenticated(
+                "send `Authorization: Bearer <API key>`".into(),
+            ));
+        }
+        Err(e) => return fail(e),
+    };
+    let params = match query {
+        Ok(q) => q.0,
+        Err(e) => return fail(AppError::bad(format!("bad query string: {}", e.body_text()))),
+    };
+    let req = match params.request() {
+        Ok(r) => r,
+        Err(e) => return fail(e),
+    };
+    let result = match service::aggregate::run(&state.db, &actor, &req).await {
+        Ok(r) => r,
+        Err(e) => return fail(e),
+    };
+    let mut out = String::new();
+    let mut header = Vec::new();
+    for d in &req.dimensions {
+        header.push(d.clone());
+        if service::aggregate::has_label(d) {
+            header.push(format!("{d}_name"));
+        }
+    }
+    header.extend(req.measures.iter().cloned());
+    for (i, h) in header.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        csv_field(&mut out, h, true);
+    }
+    out.push_str("\r\n");
+    for row in &result.rows {
+        let mut first = true;
+        let mut sep = |out: &mut String| {
+            if !first {
+                out.push(',');
+            }
+            first = false;
+        };
+        for (i, d) in req.dimensions.iter().enumerate() {
+            sep(&mut out);
+            csv_field(&mut out, row.keys[i].as_deref().unwrap_or(""), false);
+            if service::aggregate::has_label(d) {
+                sep(&mut out);
+                csv_field(&mut out, row.labels[i].as_deref().unwrap_or(""), true);
+            }
+        }
+        for v in &row.values {
+            sep(&mut out);
+            if let Some(v) = v {
+                out.push_str(&v.to_string());
+            }
+        }
+        out.push_str("\r\n");
+    }
+    let disposition = format!("attachment; filename=\"{}.csv\"", req.fact.name());
+    (
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+            (header::CONTENT_DISPOSITION, disposition),
+            (
+                header::HeaderName::from_static("x-truncated"),
+                result.truncated.to_string(),
+            ),
+        ],
+        out,
+    )
+        .into_response()
 }
 
 /// The member behind the bearer token, if one was sent.

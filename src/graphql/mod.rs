@@ -2,6 +2,7 @@
 
 pub mod activity;
 pub mod admin;
+pub mod aggregate;
 pub mod analytics;
 pub mod batch;
 pub mod connection;
@@ -41,6 +42,7 @@ pub struct QueryRoot(
     analytics::AnalyticsQuery,
     pipeline::PipelineQuery,
     forecast::ForecastQuery,
+    aggregate::AggregateQuery,
 );
 
 /// Every mutation of the API.

@@ -4,6 +4,7 @@
 
 pub mod access;
 pub mod activity;
+pub mod aggregate;
 pub mod analytics;
 pub mod api_keys;
 pub mod audit;

@@ -304,6 +304,16 @@ const QUERIES: &[(&str, &str, &str)] = &[
         "query($t1: ID!) { forecast(teamId: $t1) { landing members { landing } } }",
         "F F ok F ok ok ok",
     ),
+    (
+        "aggregate",
+        "{ aggregate(fact: \"deals\", dimensions: [\"stage\"], measures: [\"count\"]) { rows { values } } }",
+        "ok ok ok ok ok ok ok",
+    ),
+    (
+        "aggregateCatalog",
+        "{ aggregateCatalog { name } }",
+        "ok ok ok ok ok ok ok",
+    ),
     ("company", "{ company { id } }", "ok ok ok ok ok ok ok"),
     ("teams", "{ teams { id } }", "ok ok ok ok ok ok ok"),
     (

@@ -167,6 +167,10 @@ const ATTEMPTS: &[(&str, &str)] = &[
     ("customer", "query($id: ID!) { customer(id: $id) { id name } }"),
     (
         "customer",
+        "query($id: ID!) { aggregate(fact: \"activities\", dimensions: [\"member\"], measures: [\"count\"], filter: {customerId: $id}) { rows { keys values } } }",
+    ),
+    (
+        "customer",
         "query($id: ID!) { contacts(customerId: $id) { totalCount nodes { id } } }",
     ),
     (
@@ -350,6 +354,10 @@ const ATTEMPTS: &[(&str, &str)] = &[
     ("product", "query($id: ID!) { product(id: $id) { id } }"),
     (
         "product",
+        "query($id: ID!) { aggregate(fact: \"sales_records\", dimensions: [\"product\"], measures: [\"count\"], filter: {productId: $id}) { rows { keys values } } }",
+    ),
+    (
+        "product",
         "mutation($id: ID!) { updateProduct(id: $id, input: {name: \"x\"}) { id } }",
     ),
     ("product", "mutation($id: ID!) { deleteProduct(id: $id) }"),
@@ -366,6 +374,10 @@ const ATTEMPTS: &[(&str, &str)] = &[
         "mutation($id: ID!) { updateCustomerGroup(id: $id, name: \"x\") { id } }",
     ),
     ("group", "mutation($id: ID!) { deleteCustomerGroup(id: $id) }"),
+    (
+        "group",
+        "query($id: ID!) { aggregate(fact: \"activities\", dimensions: [\"customer\"], measures: [\"count\"], filter: {groupId: $id}) { rows { keys values } } }",
+    ),
     (
         "group",
         "query($id: ID!) { pipeline(groupId: $id) { stages { deals amount } stalled(days: 1) { totalCount } } }",
@@ -399,6 +411,14 @@ const ATTEMPTS: &[(&str, &str)] = &[
         "query($id: ID!) { uncontactedCustomers(days: 1, ownerId: $id) { totalCount nodes { customer { id } } } }",
     ),
     ("member", "query($id: ID!) { kpiReport(memberId: $id) { daysTotal } }"),
+    (
+        "member",
+        "query($id: ID!) { aggregate(fact: \"sales_records\", dimensions: [\"customer\"], measures: [\"sum:amount\"], filter: {memberId: $id}) { rows { keys values } } }",
+    ),
+    (
+        "team",
+        "query($id: ID!) { aggregate(fact: \"deals\", dimensions: [\"member\"], measures: [\"count\"], filter: {teamId: $id}) { rows { keys values } } }",
+    ),
     (
         "member",
         "query($id: ID!) { forecast(memberId: $id) { landing history { landing } } }",

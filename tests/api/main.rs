@@ -5,6 +5,7 @@ mod common;
 
 mod access;
 mod admin;
+mod aggregate;
 mod analytics;
 mod auth;
 mod binary;
