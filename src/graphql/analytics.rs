@@ -2,17 +2,29 @@
 
 use async_graphql::{Context, ID, Object, SimpleObject};
 use chrono::{DateTime, Utc};
-use entity::{customer, customer_group, member};
+use entity::{
+    customer, customer_group, deal,
+    enums::{ActivityKind, ActivityStatus, DealStatus},
+    member,
+};
 
 use super::{
+    activity::Activity,
     connection::parse_opt_id,
-    context::{actor, db},
+    context::{actor, db, loader},
     customer::{Customer, CustomerGroup},
-    loader::related,
+    loader::{ById, related},
     org::Member,
-    scalars::Money,
+    scalars::{Date, Money},
 };
-use crate::service::analytics::{self, UncontactedFilter};
+use crate::{
+    error::AppError,
+    service::{
+        analytics::{self, UncontactedFilter},
+        kpi, period,
+        plan::Subject,
+    },
+};
 
 /// A customer nobody contacted lately.
 pub struct UncontactedCustomer(analytics::Uncontacted);
@@ -124,5 +136,122 @@ impl AnalyticsQuery {
             groups: report.groups.into_iter().map(UncontactedGroup).collect(),
             nodes: report.customers.into_iter().map(UncontactedCustomer).collect(),
         })
+    }
+}
+
+/// An activity placed on the calendar.
+pub struct CalendarEvent(entity::activity::Model);
+
+#[Object]
+impl CalendarEvent {
+    /// The activity (with its customer, deal, contacts…).
+    async fn activity(&self) -> Activity {
+        Activity(self.0.clone())
+    }
+    /// When it starts: when it was done, else when it is scheduled.
+    async fn start(&self) -> DateTime<Utc> {
+        self.0.done_at.unwrap_or(self.0.scheduled_at)
+    }
+    /// When it ends, when its duration is known.
+    async fn end(&self) -> Option<DateTime<Utc>> {
+        self.0
+            .duration_minutes
+            .map(|m| self.0.done_at.unwrap_or(self.0.scheduled_at) + chrono::Duration::minutes(i64::from(m)))
+    }
+    /// The day it falls on, in the company's time zone.
+    async fn day(&self, ctx: &Context<'_>) -> async_graphql::Result<Date> {
+        let tz = actor(ctx)?.time_zone;
+        Ok(Date(
+            self.0
+                .done_at
+                .unwrap_or(self.0.scheduled_at)
+                .with_timezone(&tz)
+                .date_naive(),
+        ))
+    }
+    /// Planned, done or cancelled.
+    async fn status(&self) -> ActivityStatus {
+        self.0.status
+    }
+    /// Visit, call, e-mail, web meeting or seminar.
+    async fn kind(&self) -> ActivityKind {
+        self.0.kind
+    }
+    /// The activity's subject, as a title.
+    async fn title(&self) -> &str {
+        &self.0.subject
+    }
+    /// The customer is a priority customer.
+    async fn priority_customer(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
+        let found = loader(ctx)?
+            .load_one(ById::<customer::Entity>::new(self.0.customer_id))
+            .await?;
+        Ok(found.is_some_and(|c| c.is_priority))
+    }
+    /// The activity works on a key deal: an open deal in a stage with a win
+    /// probability of 50 % or more (proposal and later in most processes).
+    async fn key_deal(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
+        let Some(id) = self.0.deal_id else {
+            return Ok(false);
+        };
+        // A deal the caller may not read is not marked (its activity still shows).
+        let Some(deal) = loader(ctx)?.load_one(ById::<deal::Entity>::new(id)).await? else {
+            return Ok(false);
+        };
+        let stage = actor(ctx)?.plugins.process.stage(&deal.stage).map(|s| s.probability);
+        Ok(deal.status == DealStatus::Open
+            && deal.deleted_at.is_none()
+            && stage.is_some_and(|p| p >= KEY_DEAL_PROBABILITY))
+    }
+}
+
+/// The win probability from which an open deal is a key deal on the calendar.
+const KEY_DEAL_PROBABILITY: i32 = 50;
+
+/// Calendar queries.
+#[derive(Default)]
+pub struct CalendarQuery;
+
+#[Object]
+impl CalendarQuery {
+    /// The activities of a member or team (the teams below it included) from
+    /// `from` to `to` (days in the company's time zone, both included, at most
+    /// 92 days): planned ones when scheduled, done ones when done, ordered by
+    /// time, with priority customers and key deals marked. Default: your own.
+    /// You see your own calendar and those of the teams you lead and their members.
+    async fn calendar(
+        &self,
+        ctx: &Context<'_>,
+        member_id: Option<ID>,
+        team_id: Option<ID>,
+        from: Date,
+        to: Date,
+        #[graphql(desc = "Include cancelled activities (default false).")] include_cancelled: Option<bool>,
+    ) -> async_graphql::Result<Vec<CalendarEvent>> {
+        let actor = actor(ctx)?;
+        let subject = match (
+            parse_opt_id(member_id.as_ref(), "Member")?,
+            parse_opt_id(team_id.as_ref(), "Team")?,
+        ) {
+            (Some(m), None) => Subject::Member(m),
+            (None, Some(t)) => Subject::Team(t),
+            (None, None) => Subject::Member(actor.member_id),
+            (Some(_), Some(_)) => return Err(AppError::bad("give at most one of `memberId` and `teamId`").into()),
+        };
+        if from.0 > to.0 {
+            return Err(AppError::bad("`from` must not be after `to`").into());
+        }
+        if (to.0 - from.0).num_days() >= 92 {
+            return Err(AppError::bad("a calendar spans at most 92 days").into());
+        }
+        let db = db(ctx)?;
+        kpi::authorize(db, actor, subject).await?;
+        let members = kpi::members_of(db, actor.company_id, &[subject]).await?.concat();
+        let (lo, hi) = (
+            period::midnight(actor.time_zone, from.0),
+            period::midnight(actor.time_zone, to.0 + chrono::Duration::days(1)),
+        );
+        let events = analytics::calendar(db, actor, members, lo, hi, include_cancelled.unwrap_or(false)).await?;
+        Ok(events.into_iter().map(CalendarEvent).collect())
     }
 }

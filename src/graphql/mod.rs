@@ -43,6 +43,7 @@ pub struct QueryRoot(
     pipeline::PipelineQuery,
     forecast::ForecastQuery,
     aggregate::AggregateQuery,
+    analytics::CalendarQuery,
 );
 
 /// Every mutation of the API.

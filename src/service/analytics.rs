@@ -182,3 +182,50 @@ pub async fn uncontacted(
             .collect(),
     })
 }
+
+/// Most events one calendar answer holds.
+pub const MAX_CALENDAR_EVENTS: u64 = 5_000;
+
+/// The activities of `members` that fall between `lo` and `hi`: planned ones
+/// by when they are scheduled, done ones by when they were done; cancelled
+/// ones only when asked. Ordered by that time. One statement.
+pub async fn calendar(
+    db: &impl ConnectionTrait,
+    actor: &Actor,
+    members: Vec<Uuid>,
+    lo: DateTime<Utc>,
+    hi: DateTime<Utc>,
+    include_cancelled: bool,
+) -> AppResult<Vec<entity::activity::Model>> {
+    use entity::{activity, enums::ActivityStatus};
+    use sea_orm::Condition;
+    let done = Condition::all()
+        .add(activity::Column::Status.eq(ActivityStatus::Done))
+        .add(activity::Column::DoneAt.gte(lo))
+        .add(activity::Column::DoneAt.lt(hi));
+    let mut other = Condition::all()
+        .add(activity::Column::Status.ne(ActivityStatus::Done))
+        .add(activity::Column::ScheduledAt.gte(lo))
+        .add(activity::Column::ScheduledAt.lt(hi));
+    if !include_cancelled {
+        other = other.add(activity::Column::Status.ne(ActivityStatus::Cancelled));
+    }
+    let found = access::select::<activity::Entity>(actor)
+        .filter(activity::Column::DeletedAt.is_null())
+        .filter(activity::Column::MemberId.is_in(members))
+        .filter(Condition::any().add(done).add(other))
+        .order_by(
+            Expr::cust("COALESCE(activity.done_at, activity.scheduled_at)"),
+            Order::Asc,
+        )
+        .order_by(activity::Column::Id, Order::Asc)
+        .limit(MAX_CALENDAR_EVENTS + 1)
+        .all(db)
+        .await?;
+    if found.len() as u64 > MAX_CALENDAR_EVENTS {
+        return Err(crate::error::AppError::bad(format!(
+            "more than {MAX_CALENDAR_EVENTS} events; choose a shorter range or fewer members"
+        )));
+    }
+    Ok(found)
+}

@@ -314,6 +314,16 @@ const QUERIES: &[(&str, &str, &str)] = &[
         "{ aggregateCatalog { name } }",
         "ok ok ok ok ok ok ok",
     ),
+    (
+        "calendar",
+        "{ calendar(from: \"2026-11-01\", to: \"2026-11-30\") { title } }",
+        "ok ok ok ok ok ok ok",
+    ),
+    (
+        "calendar",
+        "query($r1: ID!) { calendar(memberId: $r1, from: \"2026-11-01\", to: \"2026-11-30\") { title } }",
+        "ok F ok F ok ok ok",
+    ),
     ("company", "{ company { id } }", "ok ok ok ok ok ok ok"),
     ("teams", "{ teams { id } }", "ok ok ok ok ok ok ok"),
     (

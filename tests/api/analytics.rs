@@ -175,3 +175,257 @@ async fn uncontacted_customers_priority_first_never_contacted_first() {
     let theirs = app.ok(&other.admin, q, json!({"days": 30})).await;
     assert_eq!(theirs["uncontactedCustomers"]["totalCount"], 0);
 }
+
+/// An activity for the calendar: scheduled at `at`, done at `done` if given.
+#[allow(clippy::too_many_arguments)]
+async fn event(
+    app: &TestApp,
+    t: &Tenant,
+    member: Uuid,
+    customer: Uuid,
+    deal: Option<Uuid>,
+    title: &str,
+    status: ActivityStatus,
+    at: &str,
+    done: Option<&str>,
+    duration: Option<i32>,
+    deleted: bool,
+) {
+    let at: DateTime<Utc> = at.parse().expect("at");
+    entity::activity::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        company_id: Set(t.company_id),
+        member_id: Set(member),
+        customer_id: Set(customer),
+        deal_id: Set(deal),
+        kind: Set(ActivityKind::Visit),
+        status: Set(status),
+        subject: Set(title.into()),
+        scheduled_at: Set(at),
+        done_at: Set(done.map(|d| d.parse().expect("done"))),
+        duration_minutes: Set(duration),
+        attendee_count: Set(1),
+        version: Set(1),
+        created_at: Set(at),
+        updated_at: Set(at),
+        deleted_at: Set(deleted.then_some(at)),
+        ..Default::default()
+    }
+    .insert(&app.db)
+    .await
+    .expect("activity");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_calendar_of_planned_and_done_activities_in_the_companys_days() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant("calendar").await;
+    app.ok(
+        &t.admin,
+        "mutation { updateCompanySettings(timeZone: \"Asia/Tokyo\") { timeZone } }",
+        json!({}),
+    )
+    .await;
+    let (rep, manager) = (t.rep.member_id, t.manager.member_id);
+    let vip = customer(&app, &t, "VIP", rep, true, None).await;
+    let plain = customer(&app, &t, "Plain", rep, false, None).await;
+    let key = crate::common::DealFixture {
+        customer: vip,
+        owner: rep,
+        amount: Some(1),
+        moves: &[("proposal", "2026-10-01T00:00:00Z")],
+        ..Default::default()
+    }
+    .insert(&app, t.company_id)
+    .await;
+    let early = crate::common::DealFixture {
+        customer: plain,
+        owner: rep,
+        moves: &[("hearing", "2026-10-01T00:00:00Z")],
+        ..Default::default()
+    }
+    .insert(&app, t.company_id)
+    .await;
+    let (planned, done, cancelled) = (ActivityStatus::Planned, ActivityStatus::Done, ActivityStatus::Cancelled);
+    // Nov 2nd 08:30 in Tokyo, an hour long, at the priority customer on a deal in proposal.
+    event(
+        &app,
+        &t,
+        rep,
+        vip,
+        Some(key),
+        "e1",
+        planned,
+        "2026-11-01T23:30:00Z",
+        None,
+        Some(60),
+        false,
+    )
+    .await;
+    // Done an hour after its slot, on a deal in hearing (20 %): not a key deal.
+    let done_at = Some("2026-11-02T02:00:00Z");
+    event(
+        &app,
+        &t,
+        rep,
+        plain,
+        Some(early),
+        "e2",
+        done,
+        "2026-11-02T01:00:00Z",
+        done_at,
+        None,
+        false,
+    )
+    .await;
+    event(
+        &app,
+        &t,
+        rep,
+        plain,
+        None,
+        "e3",
+        cancelled,
+        "2026-11-02T03:00:00Z",
+        None,
+        None,
+        false,
+    )
+    .await;
+    // Nov 3rd 00:30 in Tokyo: outside; Nov 1st 00:30 in Tokyo: inside.
+    event(
+        &app,
+        &t,
+        rep,
+        plain,
+        None,
+        "e4",
+        planned,
+        "2026-11-02T15:30:00Z",
+        None,
+        None,
+        false,
+    )
+    .await;
+    event(
+        &app,
+        &t,
+        rep,
+        plain,
+        None,
+        "e5",
+        planned,
+        "2026-10-31T15:30:00Z",
+        None,
+        None,
+        false,
+    )
+    .await;
+    event(
+        &app,
+        &t,
+        rep,
+        plain,
+        None,
+        "e6",
+        planned,
+        "2026-11-01T03:00:00Z",
+        None,
+        None,
+        true,
+    )
+    .await;
+    // Planned in October, done on Nov 1st: on the day it was done.
+    let late = Some("2026-11-01T05:00:00Z");
+    event(
+        &app,
+        &t,
+        rep,
+        plain,
+        None,
+        "e7",
+        done,
+        "2026-10-20T01:00:00Z",
+        late,
+        None,
+        false,
+    )
+    .await;
+    event(
+        &app,
+        &t,
+        manager,
+        plain,
+        None,
+        "m1",
+        planned,
+        "2026-11-01T03:00:00Z",
+        None,
+        None,
+        false,
+    )
+    .await;
+
+    let q = "query($m: ID, $t: ID, $from: Date!, $to: Date!, $c: Boolean) {
+      calendar(memberId: $m, teamId: $t, from: $from, to: $to, includeCancelled: $c) {
+        title day start end status priorityCustomer keyDeal activity { member { id } } } }";
+    let days = json!({"from": "2026-11-01", "to": "2026-11-02"});
+    let mine = app.ok(&t.rep, q, days.clone()).await["calendar"].clone();
+    let titles: Vec<&str> = mine
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter_map(|e| e["title"].as_str())
+        .collect();
+    assert_eq!(titles, ["e5", "e7", "e1", "e2"]);
+    assert_eq!(
+        mine[2],
+        json!({"title": "e1", "day": "2026-11-02", "start": "2026-11-01T23:30:00+00:00", "end": "2026-11-02T00:30:00+00:00",
+               "status": "PLANNED", "priorityCustomer": true, "keyDeal": true, "activity": {"member": {"id": rep}}})
+    );
+    assert_eq!(
+        (&mine[3]["start"], &mine[3]["keyDeal"], &mine[3]["priorityCustomer"]),
+        (&json!("2026-11-02T02:00:00+00:00"), &json!(false), &json!(false))
+    );
+    assert_eq!(
+        (&mine[0]["day"], &mine[1]["day"]),
+        (&json!("2026-11-01"), &json!("2026-11-01"))
+    );
+
+    let with_cancelled = app
+        .ok(&t.rep, q, json!({"from": "2026-11-01", "to": "2026-11-02", "c": true}))
+        .await;
+    assert_eq!(with_cancelled["calendar"].as_array().map(Vec::len), Some(5));
+    let team_id = app.ok(&t.manager, "{ me { team { id } } }", json!({})).await["me"]["team"]["id"].clone();
+    let team = app
+        .ok(
+            &t.manager,
+            q,
+            json!({"t": team_id, "from": "2026-11-01", "to": "2026-11-02"}),
+        )
+        .await;
+    assert_eq!(
+        team["calendar"].as_array().map(Vec::len),
+        Some(5),
+        "the manager's own m1 too"
+    );
+    assert_eq!(
+        app.err(
+            &t.rep,
+            q,
+            json!({"t": team_id, "from": "2026-11-01", "to": "2026-11-02"})
+        )
+        .await,
+        "FORBIDDEN"
+    );
+    assert_eq!(
+        app.err(&t.rep, q, json!({"from": "2026-01-01", "to": "2026-12-31"}))
+            .await,
+        "BAD_USER_INPUT"
+    );
+    assert_eq!(
+        app.err(&t.rep, q, json!({"from": "2026-11-02", "to": "2026-11-01"}))
+            .await,
+        "BAD_USER_INPUT"
+    );
+}

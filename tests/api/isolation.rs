@@ -413,6 +413,14 @@ const ATTEMPTS: &[(&str, &str)] = &[
     ("member", "query($id: ID!) { kpiReport(memberId: $id) { daysTotal } }"),
     (
         "member",
+        "query($id: ID!) { calendar(memberId: $id, from: \"2026-01-01\", to: \"2026-01-31\") { title } }",
+    ),
+    (
+        "team",
+        "query($id: ID!) { calendar(teamId: $id, from: \"2026-01-01\", to: \"2026-01-31\") { title } }",
+    ),
+    (
+        "member",
         "query($id: ID!) { aggregate(fact: \"sales_records\", dimensions: [\"customer\"], measures: [\"sum:amount\"], filter: {memberId: $id}) { rows { keys values } } }",
     ),
     (
