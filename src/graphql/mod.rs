@@ -9,6 +9,7 @@ pub mod connection;
 pub mod context;
 pub mod customer;
 pub mod deal;
+pub mod energy;
 pub mod forecast;
 pub mod kpi;
 pub mod limits;
@@ -44,6 +45,7 @@ pub struct QueryRoot(
     forecast::ForecastQuery,
     aggregate::AggregateQuery,
     analytics::CalendarQuery,
+    energy::EnergyQuery,
 );
 
 /// Every mutation of the API.

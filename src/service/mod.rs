@@ -13,6 +13,7 @@ pub mod catalog;
 pub mod comment;
 pub mod customer;
 pub mod deal;
+pub mod energy;
 pub mod forecast;
 pub mod kpi;
 pub mod members;

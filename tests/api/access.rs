@@ -324,6 +324,21 @@ const QUERIES: &[(&str, &str, &str)] = &[
         "query($r1: ID!) { calendar(memberId: $r1, from: \"2026-11-01\", to: \"2026-11-30\") { title } }",
         "ok F ok F ok ok ok",
     ),
+    (
+        "energy",
+        "query($r1: ID!) { energy(memberId: $r1) { points } }",
+        "ok F ok F ok ok ok",
+    ),
+    (
+        "energy",
+        "query($customer: ID!) { energy(customerId: $customer) { points } }",
+        "ok ok ok ok ok ok ok",
+    ),
+    (
+        "energyRanking",
+        "{ energyRanking(by: CUSTOMER) { points } }",
+        "ok ok ok ok ok ok ok",
+    ),
     ("company", "{ company { id } }", "ok ok ok ok ok ok ok"),
     ("teams", "{ teams { id } }", "ok ok ok ok ok ok ok"),
     (

@@ -165,6 +165,7 @@ async fn seed_alpha(app: &TestApp, admin: Uuid, rep: Uuid, team: Uuid) -> HashMa
 /// (kind of id, document using `$id`; `$own*` are B's own records).
 const ATTEMPTS: &[(&str, &str)] = &[
     ("customer", "query($id: ID!) { customer(id: $id) { id name } }"),
+    ("customer", "query($id: ID!) { energy(customerId: $id) { points } }"),
     (
         "customer",
         "query($id: ID!) { aggregate(fact: \"activities\", dimensions: [\"member\"], measures: [\"count\"], filter: {customerId: $id}) { rows { keys values } } }",
@@ -239,6 +240,7 @@ const ATTEMPTS: &[(&str, &str)] = &[
         "mutation($id: ID!, $ownCustomer: ID!) { createActivity(input: {customerId: $ownCustomer, kind: VISIT, subject: \"x\", scheduledAt: \"2026-01-01T00:00:00Z\", contactIds: [$id]}) { id } }",
     ),
     ("deal", "query($id: ID!) { deal(id: $id) { id name } }"),
+    ("deal", "query($id: ID!) { energy(dealId: $id) { points } }"),
     (
         "deal",
         "query($id: ID!) { activities(filter: {dealId: $id}) { totalCount nodes { id } } }",
@@ -411,6 +413,11 @@ const ATTEMPTS: &[(&str, &str)] = &[
         "query($id: ID!) { uncontactedCustomers(days: 1, ownerId: $id) { totalCount nodes { customer { id } } } }",
     ),
     ("member", "query($id: ID!) { kpiReport(memberId: $id) { daysTotal } }"),
+    ("member", "query($id: ID!) { energy(memberId: $id) { points } }"),
+    (
+        "team",
+        "query($id: ID!) { energyRanking(by: MEMBER, teamId: $id) { points member { id } } }",
+    ),
     (
         "member",
         "query($id: ID!) { calendar(memberId: $id, from: \"2026-01-01\", to: \"2026-01-31\") { title } }",

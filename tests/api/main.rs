@@ -11,6 +11,7 @@ mod auth;
 mod binary;
 mod deals;
 mod demo;
+mod energy;
 mod filters;
 mod forecast;
 mod http;
