@@ -50,7 +50,7 @@ pub struct EnergyBreadth {
 }
 
 /// The energy figures of a deal, customer or member.
-pub struct Energy(energy::Energy);
+pub struct Energy(pub energy::Energy);
 
 #[Object]
 impl Energy {

@@ -11,6 +11,7 @@ pub mod customer;
 pub mod deal;
 pub mod energy;
 pub mod forecast;
+pub mod insight;
 pub mod kpi;
 pub mod limits;
 pub mod loader;
@@ -46,6 +47,7 @@ pub struct QueryRoot(
     aggregate::AggregateQuery,
     analytics::CalendarQuery,
     energy::EnergyQuery,
+    insight::InsightQuery,
 );
 
 /// Every mutation of the API.

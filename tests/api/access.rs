@@ -339,6 +339,11 @@ const QUERIES: &[(&str, &str, &str)] = &[
         "{ energyRanking(by: CUSTOMER) { points } }",
         "ok ok ok ok ok ok ok",
     ),
+    (
+        "customer360",
+        "query($customer: ID!) { customer360(id: $customer) { value { lifetimeSales } crossSell { similarCustomers } ownerHistory { at } } }",
+        "ok ok ok ok ok ok ok",
+    ),
     ("company", "{ company { id } }", "ok ok ok ok ok ok ok"),
     ("teams", "{ teams { id } }", "ok ok ok ok ok ok ok"),
     (

@@ -168,6 +168,10 @@ const ATTEMPTS: &[(&str, &str)] = &[
     ("customer", "query($id: ID!) { energy(customerId: $id) { points } }"),
     (
         "customer",
+        "query($id: ID!) { customer360(id: $id) { value { lifetimeSales } unproposedFocusProducts { id } } }",
+    ),
+    (
+        "customer",
         "query($id: ID!) { aggregate(fact: \"activities\", dimensions: [\"member\"], measures: [\"count\"], filter: {customerId: $id}) { rows { keys values } } }",
     ),
     (

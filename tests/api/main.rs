@@ -16,6 +16,7 @@ mod filters;
 mod forecast;
 mod http;
 mod inputs;
+mod insight;
 mod isolation;
 mod kpi;
 mod limits;
