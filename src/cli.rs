@@ -52,10 +52,43 @@ pub enum Command {
         #[arg(long)]
         bench: Option<u64>,
     },
+    /// The benchmark suite: `bench generate`, `bench analytics`.
+    Bench {
+        /// What to do.
+        #[command(subcommand)]
+        action: BenchAction,
+    },
     /// Write the GraphQL SDL (to stdout, or to FILE).
     ExportSchema {
         /// Output file, e.g. `schema.graphql`.
         file: Option<PathBuf>,
+    },
+}
+
+/// What `bench` does.
+#[derive(Debug, Subcommand)]
+pub enum BenchAction {
+    /// Generate the benchmark company in the configured database (use a
+    /// fresh one): deterministic from the seed.
+    Generate {
+        /// S (CI), M or L.
+        #[arg(long, default_value = "M")]
+        size: String,
+        /// Seed of the generator.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Override the size's number of deals.
+        #[arg(long)]
+        deals: Option<usize>,
+    },
+    /// Time the manager's views against hand-written SQL for the same figures.
+    Analytics {
+        /// Timed runs per view and side.
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+        /// Also write the report as JSON to this file.
+        #[arg(long)]
+        json: Option<PathBuf>,
     },
 }
 

@@ -25,6 +25,7 @@ async fn main() -> std::process::ExitCode {
                 customers,
                 months,
             } => sfa::server::seed_demo(&config, seed, sfa::seed::DemoSize { customers, months }).await,
+            Command::Bench { action } => sfa::server::bench(&config, action).await,
             Command::ExportSchema { file } => sfa::server::export_schema(file.as_deref()),
             Command::Plugins {
                 action: PluginsAction::Check { bench },

@@ -83,6 +83,41 @@ pub async fn seed_demo(config: &Config, seed_value: u64, size: DemoSize) -> Resu
     Ok(())
 }
 
+/// Runs a benchmark command on the configured database.
+pub async fn bench(config: &Config, action: crate::cli::BenchAction) -> Result<(), String> {
+    use crate::{bench, cli::BenchAction};
+    let db = open(config).await?;
+    match action {
+        BenchAction::Generate { size, seed, deals } => {
+            let mut size = bench::generate::Size::named(&size).map_err(|e| e.message())?;
+            if let Some(d) = deals {
+                size.deals = d;
+            }
+            let started = std::time::Instant::now();
+            let made = bench::generate::generate(&db, size, seed)
+                .await
+                .map_err(|e| e.message())?;
+            let counts: Vec<String> = made.counts.iter().map(|(k, n)| format!("{n} {k}")).collect();
+            println!(
+                "benchmark company generated in {:.1} s: {}",
+                started.elapsed().as_secs_f64(),
+                counts.join(", ")
+            );
+        }
+        BenchAction::Analytics { runs, json } => {
+            let report = bench::analytics::run(&db, &plugins(config)?, runs.max(1))
+                .await
+                .map_err(|e| e.message())?;
+            print!("{}", report.table());
+            if let Some(path) = json {
+                let text = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
+                std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Compiles every plugin set and prints what it defines; with `bench`,
 /// times that many scorings per set (one core, no database).
 pub fn check_plugins(config: &Config, bench: Option<u64>) -> Result<(), String> {
