@@ -180,12 +180,10 @@ fn hand(c: &Ctx, case: usize) -> Vec<sea_orm::Statement> {
         }
         1 => {
             let since = p.push(Utc::now() - Duration::days(30));
-            let q = format!(
-                "WITH q AS (SELECT c.id, c.group_id, c.owner_id, c.is_priority, c.name,
+            let q = "WITH q AS (SELECT c.id, c.group_id, c.owner_id, c.is_priority, c.name,
                    (SELECT MAX(a.done_at) FROM activity a WHERE a.company_id = $1 AND a.customer_id = c.id
                       AND a.status = 'done' AND a.deleted_at IS NULL) AS last_at
-                 FROM customer c WHERE c.company_id = $1 AND c.deleted_at IS NULL)"
-            );
+                 FROM customer c WHERE c.company_id = $1 AND c.deleted_at IS NULL)";
             let filter = format!("last_at IS NULL OR last_at < {since}");
             let groups = format!(
                 "{q} SELECT group_id, owner_id, COUNT(*), SUM(CASE WHEN is_priority THEN 1 ELSE 0 END)

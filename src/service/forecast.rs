@@ -52,8 +52,8 @@ impl Forecast {
     }
 }
 
-/// The forecast of every subject for `month`: the KPI statements give
-/// booked sales, won deals and targets, one more statement the pipeline.
+/// The forecast of every subject for `month`: one statement for booked
+/// sales, won deals and the pipeline, one for the targets (the KPI rules).
 pub async fn rows(
     db: &impl ConnectionTrait,
     company_id: Uuid,
@@ -63,15 +63,15 @@ pub async fn rows(
     subjects: &[Subject],
     month: Period,
 ) -> AppResult<Vec<Forecast>> {
-    let base = kpi::rows(db, company_id, tz, today, subjects, &[month]).await?;
+    let base = kpi::targets(db, company_id, tz, today, subjects, &[month]).await?;
     let mut out: Vec<Forecast> = base
         .iter()
         .map(|r| Forecast {
             subject: r.subject,
             month,
-            booked_sales: r.metric("sales_amount").unwrap_or(0),
-            gross_profit: r.metric("gross_profit").unwrap_or(0),
-            won_amount: r.metric("deals_won_amount").unwrap_or(0),
+            booked_sales: 0,
+            gross_profit: 0,
+            won_amount: 0,
             pipeline_deals: 0,
             pipeline_amount: 0,
             weighted_amount: 0,
@@ -99,15 +99,35 @@ pub async fn rows(
         st.push("('', 0)".into());
     }
     let (d0, d1, day) = (p.push(month.start), p.push(month.end), p.push(today));
+    let (lo, hi) = month.bounds(tz);
+    let (lo, hi) = (p.push(lo), p.push(hi));
     let sql = format!(
-        "WITH g(gk, member_id) AS (VALUES {}), st(stage, prob) AS (VALUES {})
-        SELECT CAST(g.gk AS BIGINT), COUNT(*), CAST(COALESCE(SUM(d.amount), 0) AS BIGINT),
-               CAST(COALESCE(SUM(d.amount * COALESCE(st.prob, 0)), 0) AS BIGINT),
-               CAST(COALESCE(SUM(CASE WHEN d.expected_close_date < {day} THEN 1 ELSE 0 END), 0) AS BIGINT)
-        FROM deal d JOIN g ON g.member_id = d.owner_id LEFT JOIN st ON st.stage = d.stage
-        WHERE d.company_id = $1 AND d.deleted_at IS NULL AND d.status = 'open'
-          AND d.expected_close_date >= {d0} AND d.expected_close_date < {d1}
-        GROUP BY g.gk",
+        "WITH g(gk, member_id) AS (VALUES {}), st(stage, prob) AS (VALUES {}),
+        pipe AS (
+          SELECT g.gk, COUNT(*) AS n, SUM(d.amount) AS amount, SUM(d.amount * COALESCE(st.prob, 0)) AS weighted,
+                 SUM(CASE WHEN d.expected_close_date < {day} THEN 1 ELSE 0 END) AS overdue
+          FROM deal d JOIN g ON g.member_id = d.owner_id LEFT JOIN st ON st.stage = d.stage
+          WHERE d.company_id = $1 AND d.deleted_at IS NULL AND d.status = 'open'
+            AND d.expected_close_date >= {d0} AND d.expected_close_date < {d1}
+          GROUP BY g.gk),
+        booked AS (
+          SELECT g.gk, SUM(s.amount) AS amount, SUM(s.gross_profit) AS profit
+          FROM sales_record s JOIN g ON g.member_id = s.member_id
+          WHERE s.company_id = $1 AND s.sold_on >= {d0} AND s.sold_on < {d1}
+          GROUP BY g.gk),
+        won AS (
+          SELECT g.gk, SUM(COALESCE(d.amount, 0)) AS amount
+          FROM deal d JOIN g ON g.member_id = d.owner_id
+          WHERE d.company_id = $1 AND d.deleted_at IS NULL AND d.status = 'won'
+            AND d.closed_at >= {lo} AND d.closed_at < {hi}
+          GROUP BY g.gk),
+        gs AS (SELECT DISTINCT gk FROM g)
+        SELECT CAST(gs.gk AS BIGINT), CAST(COALESCE(pipe.n, 0) AS BIGINT),
+               CAST(COALESCE(pipe.amount, 0) AS BIGINT), CAST(COALESCE(pipe.weighted, 0) AS BIGINT),
+               CAST(COALESCE(pipe.overdue, 0) AS BIGINT), CAST(COALESCE(booked.amount, 0) AS BIGINT),
+               CAST(COALESCE(booked.profit, 0) AS BIGINT), CAST(COALESCE(won.amount, 0) AS BIGINT)
+        FROM gs LEFT JOIN pipe ON pipe.gk = gs.gk LEFT JOIN booked ON booked.gk = gs.gk
+        LEFT JOIN won ON won.gk = gs.gk",
         g.join(", "),
         st.join(", ")
     );
@@ -120,6 +140,9 @@ pub async fn rows(
         // Percent times amount, back to the minor unit, rounded half up.
         row.weighted_amount = (weighted + 50).div_euclid(100);
         row.overdue_deals = r.try_get_by_index(4)?;
+        row.booked_sales = r.try_get_by_index(5)?;
+        row.gross_profit = r.try_get_by_index(6)?;
+        row.won_amount = r.try_get_by_index(7)?;
     }
     Ok(out)
 }

@@ -398,6 +398,31 @@ pub async fn rows(
     subjects: &[Subject],
     periods: &[Period],
 ) -> AppResult<Vec<Row>> {
+    build(db, company_id, tz, today, subjects, periods, true).await
+}
+
+/// The rows with their targets only (metrics left at 0): one statement, for
+/// views that compute their own figures but follow the same target rules.
+pub async fn targets(
+    db: &impl ConnectionTrait,
+    company_id: Uuid,
+    tz: Tz,
+    today: NaiveDate,
+    subjects: &[Subject],
+    periods: &[Period],
+) -> AppResult<Vec<Row>> {
+    build(db, company_id, tz, today, subjects, periods, false).await
+}
+
+async fn build(
+    db: &impl ConnectionTrait,
+    company_id: Uuid,
+    tz: Tz,
+    today: NaiveDate,
+    subjects: &[Subject],
+    periods: &[Period],
+    with_metrics: bool,
+) -> AppResult<Vec<Row>> {
     let groups = members_of(db, company_id, subjects).await?;
     let mut out: Vec<Row> = subjects
         .iter()
@@ -429,7 +454,7 @@ pub async fn rows(
     let mut p = Params::new(backend, company_id);
     let (b, dd) = period_values(&mut p, periods, tz);
     let g = group_values(&mut p);
-    if !g.is_empty() {
+    if with_metrics && !g.is_empty() {
         let gs: Vec<String> = (0..groups.len()).map(|gk| format!("({gk})")).collect();
         let columns: Vec<String> = BASE_METRICS
             .iter()
