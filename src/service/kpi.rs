@@ -147,7 +147,8 @@ pdays AS (
   SELECT g.gk, dd.bk, COUNT(DISTINCT dd.di) AS priority_visit_days
   FROM activity a JOIN g ON g.member_id = a.member_id
   JOIN customer c ON c.id = a.customer_id
-  JOIN dd ON a.done_at >= dd.lo AND a.done_at < dd.hi
+  JOIN b ON a.done_at >= b.lo AND a.done_at < b.hi
+  JOIN dd ON dd.bk = b.bk AND a.done_at >= dd.lo AND a.done_at < dd.hi
   WHERE a.company_id = $1 AND a.deleted_at IS NULL AND a.status = 'done' AND a.kind = 'visit'
     AND c.is_priority
   GROUP BY g.gk, dd.bk),
