@@ -194,7 +194,9 @@ impl AggregateParams {
         let date = |name: &str, v: Option<String>| {
             v.map(|s| {
                 s.parse::<chrono::NaiveDate>()
-                    .map_err(|_| AppError::bad(format!("`{name}` must be a date (YYYY-MM-DD)")))
+                    .ok()
+                    .filter(|d| (1..=9999).contains(&chrono::Datelike::year(d)))
+                    .ok_or_else(|| AppError::bad(format!("`{name}` must be a date (YYYY-MM-DD)")))
             })
             .transpose()
         };

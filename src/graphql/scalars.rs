@@ -39,9 +39,15 @@ pub struct Date(pub chrono::NaiveDate);
 impl ScalarType for Date {
     fn parse(value: Value) -> InputValueResult<Self> {
         match &value {
+            // Years beyond 1–9999 mean nothing to a sales team, and date
+            // arithmetic near chrono's limits would overflow.
             Value::String(s) => chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+                .ok()
+                .filter(|d| (1..=9999).contains(&chrono::Datelike::year(d)))
                 .map(Date)
-                .map_err(|_| InputValueError::custom(format!("{s:?} is not a date; write YYYY-MM-DD"))),
+                .ok_or_else(|| {
+                    InputValueError::custom(format!("{s:?} is not a date from year 1 to 9999; write YYYY-MM-DD"))
+                }),
             _ => Err(InputValueError::expected_type(value)),
         }
     }

@@ -469,8 +469,11 @@ async fn the_same_aggregate_as_csv_with_an_api_key() {
     let (status, _, body) = get("fact=activities&dimensions=planet&measures=count", Some(key.clone())).await;
     assert_eq!(status, 400);
     assert!(body.contains("BAD_USER_INPUT") && body.contains("planet"), "{body}");
-    let (status, _, body) = get("fact=activities&measures=count&from=yesterday", Some(key)).await;
+    let (status, _, body) = get("fact=activities&measures=count&from=yesterday", Some(key.clone())).await;
     assert_eq!((status, body.contains("BAD_USER_INPUT")), (400, true));
+    let edge = "fact=activities&measures=count&from=%2B262142-12-30&to=%2B262142-12-31";
+    let (status, _, body) = get(edge, Some(key)).await;
+    assert_eq!((status, body.contains("BAD_USER_INPUT")), (400, true), "{body}");
     let (status, _, body) = get("fact=activities&measures=count", None).await;
     assert_eq!((status, body.contains("UNAUTHENTICATED")), (401, true));
     let (status, _, _) = get("fact=activities&measures=count", Some("sfa_bogus".into())).await;

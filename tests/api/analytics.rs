@@ -428,4 +428,7 @@ async fn a_calendar_of_planned_and_done_activities_in_the_companys_days() {
             .await,
         "BAD_USER_INPUT"
     );
+    // Chrono's last dates: refused as input, never an overflow.
+    let edge = json!({"from": "+262142-12-30", "to": "+262142-12-31"});
+    assert_eq!(app.err(&t.rep, q, edge).await, "BAD_USER_INPUT");
 }
