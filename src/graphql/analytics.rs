@@ -22,7 +22,6 @@ use crate::{
     service::{
         analytics::{self, UncontactedFilter},
         kpi, period,
-        plan::Subject,
     },
 };
 
@@ -229,15 +228,7 @@ impl CalendarQuery {
         #[graphql(desc = "Include cancelled activities (default false).")] include_cancelled: Option<bool>,
     ) -> async_graphql::Result<Vec<CalendarEvent>> {
         let actor = actor(ctx)?;
-        let subject = match (
-            parse_opt_id(member_id.as_ref(), "Member")?,
-            parse_opt_id(team_id.as_ref(), "Team")?,
-        ) {
-            (Some(m), None) => Subject::Member(m),
-            (None, Some(t)) => Subject::Team(t),
-            (None, None) => Subject::Member(actor.member_id),
-            (Some(_), Some(_)) => return Err(AppError::bad("give at most one of `memberId` and `teamId`").into()),
-        };
+        let subject = super::kpi::subject(actor, member_id.as_ref(), team_id.as_ref())?;
         if from.0 > to.0 {
             return Err(AppError::bad("`from` must not be after `to`").into());
         }

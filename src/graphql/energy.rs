@@ -189,6 +189,15 @@ impl EnergyRank {
     }
 }
 
+/// The weeks of continuity asked for: 12 by default, 1 to 104.
+pub(crate) fn continuity_weeks(weeks: Option<u32>) -> async_graphql::Result<u32> {
+    let weeks = weeks.unwrap_or(12);
+    if !(1..=104).contains(&weeks) {
+        return Err(AppError::bad("`weeks` must be between 1 and 104").into());
+    }
+    Ok(weeks)
+}
+
 /// Energy queries.
 #[derive(Default)]
 pub struct EnergyQuery;
@@ -215,10 +224,7 @@ impl EnergyQuery {
     ) -> async_graphql::Result<Energy> {
         let actor = actor(ctx)?;
         let db = db(ctx)?;
-        let weeks = weeks.unwrap_or(12);
-        if !(1..=104).contains(&weeks) {
-            return Err(AppError::bad("`weeks` must be between 1 and 104").into());
-        }
+        let weeks = continuity_weeks(weeks)?;
         let given = [
             deal_id.is_some(),
             customer_id.is_some(),

@@ -5,7 +5,6 @@ use entity::{company, enums::PeriodKind, forecast_snapshot, member, team};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 
 use super::{
-    connection::parse_opt_id,
     context::{actor, db, writer},
     loader::related,
     org::{Member, Team},
@@ -190,15 +189,7 @@ impl ForecastQuery {
         #[graphql(desc = "First day of the month.")] month: Option<Date>,
     ) -> async_graphql::Result<Forecast> {
         let actor = actor(ctx)?;
-        let subject = match (
-            parse_opt_id(member_id.as_ref(), "Member")?,
-            parse_opt_id(team_id.as_ref(), "Team")?,
-        ) {
-            (Some(m), None) => Subject::Member(m),
-            (None, Some(t)) => Subject::Team(t),
-            (None, None) => Subject::Member(actor.member_id),
-            (Some(_), Some(_)) => return Err(AppError::bad("give at most one of `memberId` and `teamId`").into()),
-        };
+        let subject = super::kpi::subject(actor, member_id.as_ref(), team_id.as_ref())?;
         let today = period::today(actor.time_zone);
         let month = match month {
             Some(d) => Period::starting(PeriodKind::Month, d.0)?,

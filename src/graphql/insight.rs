@@ -247,10 +247,7 @@ impl Customer360 {
         ctx: &Context<'_>,
         #[graphql(desc = "Weeks of continuity (default 12, at most 104).")] weeks: Option<u32>,
     ) -> async_graphql::Result<Energy> {
-        let weeks = weeks.unwrap_or(12);
-        if !(1..=104).contains(&weeks) {
-            return Err(AppError::bad("`weeks` must be between 1 and 104").into());
-        }
+        let weeks = super::energy::continuity_weeks(weeks)?;
         let e = energy::energy(db(ctx)?, actor(ctx)?, EnergySubject::Customer(self.0.id), weeks).await?;
         Ok(Energy(e))
     }

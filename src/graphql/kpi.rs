@@ -212,8 +212,8 @@ pub enum KpiSplit {
 /// Most rows one breakdown returns.
 const MAX_BREAKDOWN_ROWS: usize = 1_000;
 
-/// The subject a KPI query names: a member, a team, or the caller.
-fn subject(actor: &Actor, member_id: Option<&ID>, team_id: Option<&ID>) -> async_graphql::Result<Subject> {
+/// The subject a KPI, forecast or calendar query names: a member, a team, or the caller.
+pub(crate) fn subject(actor: &Actor, member_id: Option<&ID>, team_id: Option<&ID>) -> async_graphql::Result<Subject> {
     Ok(
         match (parse_opt_id(member_id, "Member")?, parse_opt_id(team_id, "Team")?) {
             (Some(m), None) => Subject::Member(m),
