@@ -80,17 +80,11 @@ pub async fn rows(
             profit_target: r.targets.get("gross_profit").copied(),
         })
         .collect();
-    let groups = kpi::members_of(db, company_id, subjects).await?;
-    let mut p = Params::new(db.get_database_backend(), company_id);
-    let g: Vec<String> = groups
-        .iter()
-        .enumerate()
-        .flat_map(|(gk, members)| members.iter().map(move |m| (gk, *m)))
-        .map(|(gk, m)| format!("({gk}, {})", p.push(m)))
-        .collect();
-    if g.is_empty() {
+    if subjects.is_empty() {
         return Ok(out);
     }
+    let mut p = Params::new(db.get_database_backend(), company_id);
+    let g = kpi::groups_cte(&mut p, subjects);
     let mut st: Vec<String> = stages
         .iter()
         .map(|s| format!("({}, {})", p.push(s.key.clone()), s.probability))
@@ -101,26 +95,39 @@ pub async fn rows(
     let (d0, d1, day) = (p.push(month.start), p.push(month.end), p.push(today));
     let (lo, hi) = month.bounds(tz);
     let (lo, hi) = (p.push(lo), p.push(hi));
+    // Each figure is summed per member first, over the members that count
+    // (a semi-join the planner can drive through the owner indexes), then
+    // per subject: a team's thousand members join a thousand sums, not every deal.
     let sql = format!(
-        "WITH g(gk, member_id) AS (VALUES {}), st(stage, prob) AS (VALUES {}),
+        "WITH RECURSIVE {}, st(stage, prob) AS (VALUES {}),
         pipe AS (
-          SELECT g.gk, COUNT(*) AS n, SUM(d.amount) AS amount, SUM(d.amount * COALESCE(st.prob, 0)) AS weighted,
-                 SUM(CASE WHEN d.expected_close_date < {day} THEN 1 ELSE 0 END) AS overdue
-          FROM deal d JOIN g ON g.member_id = d.owner_id LEFT JOIN st ON st.stage = d.stage
-          WHERE d.company_id = $1 AND d.deleted_at IS NULL AND d.status = 'open'
-            AND d.expected_close_date >= {d0} AND d.expected_close_date < {d1}
-          GROUP BY g.gk),
+          SELECT g.gk, SUM(x.n) AS n, SUM(x.amount) AS amount, SUM(x.weighted) AS weighted, SUM(x.overdue) AS overdue
+          FROM (SELECT d.owner_id, COUNT(*) AS n, SUM(d.amount) AS amount,
+                       SUM(d.amount * COALESCE(st.prob, 0)) AS weighted,
+                       SUM(CASE WHEN d.expected_close_date < {day} THEN 1 ELSE 0 END) AS overdue
+                FROM deal d LEFT JOIN st ON st.stage = d.stage
+                WHERE d.company_id = $1 AND d.deleted_at IS NULL AND d.status = 'open'
+                  AND d.expected_close_date >= {d0} AND d.expected_close_date < {d1}
+                  AND d.owner_id IN (SELECT member_id FROM g)
+                GROUP BY d.owner_id) x
+          JOIN g ON g.member_id = x.owner_id GROUP BY g.gk),
         booked AS (
-          SELECT g.gk, SUM(s.amount) AS amount, SUM(s.gross_profit) AS profit
-          FROM sales_record s JOIN g ON g.member_id = s.member_id
-          WHERE s.company_id = $1 AND s.sold_on >= {d0} AND s.sold_on < {d1}
-          GROUP BY g.gk),
+          SELECT g.gk, SUM(x.amount) AS amount, SUM(x.profit) AS profit
+          FROM (SELECT s.member_id, SUM(s.amount) AS amount, SUM(s.gross_profit) AS profit
+                FROM sales_record s
+                WHERE s.company_id = $1 AND s.sold_on >= {d0} AND s.sold_on < {d1}
+                  AND s.member_id IN (SELECT member_id FROM g)
+                GROUP BY s.member_id) x
+          JOIN g ON g.member_id = x.member_id GROUP BY g.gk),
         won AS (
-          SELECT g.gk, SUM(COALESCE(d.amount, 0)) AS amount
-          FROM deal d JOIN g ON g.member_id = d.owner_id
-          WHERE d.company_id = $1 AND d.deleted_at IS NULL AND d.status = 'won'
-            AND d.closed_at >= {lo} AND d.closed_at < {hi}
-          GROUP BY g.gk),
+          SELECT g.gk, SUM(x.amount) AS amount
+          FROM (SELECT d.owner_id, SUM(COALESCE(d.amount, 0)) AS amount
+                FROM deal d
+                WHERE d.company_id = $1 AND d.deleted_at IS NULL AND d.status = 'won'
+                  AND d.closed_at >= {lo} AND d.closed_at < {hi}
+                  AND d.owner_id IN (SELECT member_id FROM g)
+                GROUP BY d.owner_id) x
+          JOIN g ON g.member_id = x.owner_id GROUP BY g.gk),
         gs AS (SELECT DISTINCT gk FROM g)
         SELECT CAST(gs.gk AS BIGINT), CAST(COALESCE(pipe.n, 0) AS BIGINT),
                CAST(COALESCE(pipe.amount, 0) AS BIGINT), CAST(COALESCE(pipe.weighted, 0) AS BIGINT),
@@ -128,7 +135,7 @@ pub async fn rows(
                CAST(COALESCE(booked.profit, 0) AS BIGINT), CAST(COALESCE(won.amount, 0) AS BIGINT)
         FROM gs LEFT JOIN pipe ON pipe.gk = gs.gk LEFT JOIN booked ON booked.gk = gs.gk
         LEFT JOIN won ON won.gk = gs.gk",
-        g.join(", "),
+        g,
         st.join(", ")
     );
     for r in db.query_all_raw(p.statement(sql)).await? {

@@ -110,9 +110,9 @@ pub const PERIOD_VALUES: &[(&str, &str)] = &[
 /// (group → member) and `{gs}` (groups) to be filled with VALUES lists.
 /// Every fact joins a period by a range on its own time column, so the
 /// company's time zone decides which period a row falls into.
-const METRICS_SQL: &str = "WITH b(bk, lo, hi, d0, d1) AS (VALUES {b}),
+const METRICS_SQL: &str = "WITH RECURSIVE {g},
+b(bk, lo, hi, d0, d1) AS (VALUES {b}),
 dd(bk, di, lo, hi) AS (VALUES {dd}),
-g(gk, member_id) AS (VALUES {g}),
 gs(gk) AS (VALUES {gs}),
 sched AS (
   SELECT g.gk, b.bk, COUNT(*) AS activities_planned,
@@ -341,6 +341,38 @@ pub(crate) async fn members_of(
         .collect())
 }
 
+/// The common table expressions `sub` and `g(gk, member_id)`: the members
+/// whose work counts for each subject, as [`members_of`] finds them, but
+/// resolved inside the statement, so a team of a thousand members binds one
+/// value rather than a thousand. The statement must begin `WITH RECURSIVE`;
+/// `subjects` must not be empty.
+pub(crate) fn groups_cte(p: &mut Params, subjects: &[Subject]) -> String {
+    let (mut teams, mut members) = (Vec::new(), Vec::new());
+    for (gk, s) in subjects.iter().enumerate() {
+        match s {
+            Subject::Team(t) => teams.push(format!("({gk}, {})", p.push(*t))),
+            Subject::Member(m) => members.push(format!("({gk}, {})", p.push(*m))),
+        }
+    }
+    let (mut ctes, mut parts) = (Vec::new(), Vec::new());
+    if !teams.is_empty() {
+        // UNION, not UNION ALL: ends even if a damaged tree had a cycle.
+        ctes.push(format!(
+            "sub(gk, team_id) AS (VALUES {} UNION SELECT sub.gk, t.id FROM team t JOIN sub ON t.parent_id = sub.team_id \
+             WHERE t.company_id = $1 AND t.deleted_at IS NULL)",
+            teams.join(", ")
+        ));
+        parts.push(
+            "SELECT sub.gk, m.id FROM sub JOIN member m ON m.team_id = sub.team_id WHERE m.company_id = $1".into(),
+        );
+    }
+    if !members.is_empty() {
+        parts.push(format!("VALUES {}", members.join(", ")));
+    }
+    ctes.push(format!("g(gk, member_id) AS ({})", parts.join(" UNION ALL ")));
+    ctes.join(",\n")
+}
+
 /// The `b` and `dd` VALUES lists: each period's instants and dates, and each of its days.
 fn period_values(p: &mut Params, periods: &[Period], tz: Tz) -> (String, String) {
     let mut b = Vec::with_capacity(periods.len());
@@ -424,7 +456,6 @@ async fn build(
     periods: &[Period],
     with_metrics: bool,
 ) -> AppResult<Vec<Row>> {
-    let groups = members_of(db, company_id, subjects).await?;
     let mut out: Vec<Row> = subjects
         .iter()
         .flat_map(|s| {
@@ -437,26 +468,18 @@ async fn build(
             })
         })
         .collect();
-    if periods.is_empty() {
+    if periods.is_empty() || subjects.is_empty() {
         return Ok(out);
     }
     let backend = db.get_database_backend();
     let at = |gk: usize, bk: usize| gk * periods.len() + bk;
-    let group_values = |p: &mut Params| -> Vec<String> {
-        groups
-            .iter()
-            .enumerate()
-            .flat_map(|(gk, members)| members.iter().map(move |m| (gk, *m)))
-            .map(|(gk, m)| format!("({gk}, {})", p.push(m)))
-            .collect()
-    };
 
-    // Base metrics (a team without members has nothing to sum).
-    let mut p = Params::new(backend, company_id);
-    let (b, dd) = period_values(&mut p, periods, tz);
-    let g = group_values(&mut p);
-    if with_metrics && !g.is_empty() {
-        let gs: Vec<String> = (0..groups.len()).map(|gk| format!("({gk})")).collect();
+    // Base metrics.
+    if with_metrics {
+        let mut p = Params::new(backend, company_id);
+        let g = groups_cte(&mut p, subjects);
+        let (b, dd) = period_values(&mut p, periods, tz);
+        let gs: Vec<String> = (0..subjects.len()).map(|gk| format!("({gk})")).collect();
         let columns: Vec<String> = BASE_METRICS
             .iter()
             .map(|m| format!("CAST(COALESCE({}.{}, 0) AS BIGINT) AS {}", m.source, m.key, m.key))
@@ -464,7 +487,7 @@ async fn build(
         let sql = METRICS_SQL
             .replace("{b}", &b)
             .replace("{dd}", &dd)
-            .replace("{g}", &g.join(", "))
+            .replace("{g}", &g)
             .replace("{gs}", &gs.join(", "))
             .replace("{columns}", &columns.join(", "));
         let found = db.query_all_raw(p.statement(sql)).await?;
@@ -479,8 +502,8 @@ async fn build(
 
     // Targets: the members' summed per metric and kind, and the teams' own.
     let mut p = Params::new(backend, company_id);
+    let g = groups_cte(&mut p, subjects);
     let (b, _) = period_values(&mut p, periods, tz);
-    let g = group_values(&mut p);
     let gt: Vec<String> = subjects
         .iter()
         .enumerate()
@@ -490,18 +513,14 @@ async fn build(
         })
         .map(|(gk, t)| format!("({gk}, {})", p.push(t)))
         .collect();
-    let mut ctes = vec![format!("b(bk, lo, hi, d0, d1) AS (VALUES {b})")];
-    let mut parts = Vec::new();
-    if !g.is_empty() {
-        ctes.push(format!("g(gk, member_id) AS (VALUES {})", g.join(", ")));
-        parts.push(
-            "SELECT CAST(g.gk AS BIGINT), CAST(b.bk AS BIGINT), t.metric, t.period_kind, 0, \
-             CAST(SUM(t.value) AS BIGINT) \
-             FROM target t JOIN g ON g.member_id = t.member_id \
-             JOIN b ON t.period_start >= b.d0 AND t.period_start < b.d1 \
-             WHERE t.company_id = $1 GROUP BY g.gk, b.bk, t.metric, t.period_kind",
-        );
-    }
+    let mut ctes = vec![g, format!("b(bk, lo, hi, d0, d1) AS (VALUES {b})")];
+    let mut parts = vec![
+        "SELECT CAST(g.gk AS BIGINT), CAST(b.bk AS BIGINT), t.metric, t.period_kind, 0, \
+         CAST(SUM(t.value) AS BIGINT) \
+         FROM target t JOIN g ON g.member_id = t.member_id \
+         JOIN b ON t.period_start >= b.d0 AND t.period_start < b.d1 \
+         WHERE t.company_id = $1 GROUP BY g.gk, b.bk, t.metric, t.period_kind",
+    ];
     if !gt.is_empty() {
         ctes.push(format!("gt(gk, team_id) AS (VALUES {})", gt.join(", ")));
         parts.push(
@@ -512,10 +531,7 @@ async fn build(
              WHERE t.company_id = $1 GROUP BY gt.gk, b.bk, t.metric, t.period_kind",
         );
     }
-    if parts.is_empty() {
-        return Ok(out);
-    }
-    let sql = format!("WITH {} {}", ctes.join(", "), parts.join(" UNION ALL "));
+    let sql = format!("WITH RECURSIVE {} {}", ctes.join(", "), parts.join(" UNION ALL "));
     let found = db.query_all_raw(p.statement(sql)).await?;
     let mut candidates: HashMap<(usize, String), Vec<TargetCandidate>> = HashMap::new();
     for r in found {
