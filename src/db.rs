@@ -34,8 +34,11 @@ pub async fn connect_with(url: &str, adjust: impl FnOnce(&mut ConnectOptions)) -
                 .busy_timeout(Duration::from_secs(5))
                 .create_if_missing(true)
         })
-        // A runaway statement is cut off instead of holding a connection forever.
-        .map_sqlx_postgres_opts(|o| o.options([("statement_timeout", "30s")]));
+        // A runaway statement is cut off instead of holding a connection
+        // forever. JIT is off: the heaviest statements here are sub-second
+        // aggregates, where compiling (50–100 ms at benchmark size L) costs
+        // more than it saves.
+        .map_sqlx_postgres_opts(|o| o.options([("statement_timeout", "30s"), ("jit", "off")]));
     if url.starts_with("sqlite") {
         // One writer at a time anyway; a small pool keeps readers concurrent.
         opts.max_connections(8).min_connections(1);

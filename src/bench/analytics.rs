@@ -219,18 +219,24 @@ fn hand(c: &Ctx, case: usize) -> Vec<sea_orm::Statement> {
                 (2, _) => "SELECT customer_id, amount, stage, stage_entered_at AS entered FROM deal
                            WHERE company_id = $1 AND deleted_at IS NULL"
                     .to_string(),
+                // As ours: deals not moved since come from the deal row, the others' latest move by index.
                 (_, true) => format!(
-                    "SELECT DISTINCT ON (h.deal_id) d.customer_id, d.amount, h.to_stage AS stage, h.changed_at AS entered
-                     FROM deal_stage_history h JOIN deal d ON d.id = h.deal_id
-                     WHERE h.company_id = $1 AND d.deleted_at IS NULL AND h.changed_at <= {at}
-                     ORDER BY h.deal_id, h.changed_at DESC, h.id DESC"
+                    "SELECT customer_id, amount, stage, stage_entered_at AS entered FROM deal
+                     WHERE company_id = $1 AND deleted_at IS NULL AND stage_entered_at <= {at}
+                     UNION ALL
+                     SELECT d.customer_id, d.amount, h.to_stage, h.changed_at FROM deal d CROSS JOIN LATERAL (
+                       SELECT to_stage, changed_at FROM deal_stage_history WHERE deal_id = d.id AND changed_at <= {at}
+                       ORDER BY changed_at DESC, id DESC LIMIT 1) h
+                     WHERE d.company_id = $1 AND d.deleted_at IS NULL AND d.stage_entered_at > {at} AND d.created_at <= {at}"
                 ),
                 _ => format!(
-                    "SELECT customer_id, amount, stage, entered FROM (
-                       SELECT d.customer_id, d.amount, h.to_stage AS stage, h.changed_at AS entered,
-                              ROW_NUMBER() OVER (PARTITION BY h.deal_id ORDER BY h.changed_at DESC, h.id DESC) AS rn
-                       FROM deal_stage_history h JOIN deal d ON d.id = h.deal_id
-                       WHERE h.company_id = $1 AND d.deleted_at IS NULL AND h.changed_at <= {at}) x WHERE rn = 1"
+                    "SELECT customer_id, amount, stage, stage_entered_at AS entered FROM deal
+                     WHERE company_id = $1 AND deleted_at IS NULL AND stage_entered_at <= {at}
+                     UNION ALL
+                     SELECT d.customer_id, d.amount, h.to_stage, h.changed_at FROM deal d
+                     JOIN deal_stage_history h ON h.id = (SELECT id FROM deal_stage_history
+                       WHERE deal_id = d.id AND changed_at <= {at} ORDER BY changed_at DESC, id DESC LIMIT 1)
+                     WHERE d.company_id = $1 AND d.deleted_at IS NULL AND d.stage_entered_at > {at} AND d.created_at <= {at}"
                 ),
             };
             let sql = format!(

@@ -128,6 +128,7 @@ pub async fn stages(
             deal::Column::Amount,
             deal::Column::Stage,
             deal::Column::StageEnteredAt,
+            deal::Column::CreatedAt,
         ])
         .into_query();
     let backend = db.get_database_backend();
@@ -139,23 +140,34 @@ pub async fn stages(
         None => {
             format!("cur AS (SELECT d.customer_id, d.amount, d.stage, d.stage_entered_at AS entered FROM ({deals}) d)")
         }
-        // PostgreSQL picks each deal's latest move with DISTINCT ON, cheaper than numbering every move.
-        Some(_) if backend == DbBackend::Postgres => format!(
-            "d AS ({deals}),
-            cur AS (SELECT DISTINCT ON (h.deal_id) d.customer_id, d.amount, h.to_stage AS stage, h.changed_at AS entered
-                    FROM deal_stage_history h JOIN d ON d.id = h.deal_id
-                    WHERE h.company_id = $1 AND h.changed_at <= {at}
-                    ORDER BY h.deal_id, h.changed_at DESC, h.id DESC)"
-        ),
-        Some(_) => format!(
-            "d AS ({deals}),
-            h AS (SELECT h.deal_id, h.to_stage, h.changed_at,
-                    ROW_NUMBER() OVER (PARTITION BY h.deal_id ORDER BY h.changed_at DESC, h.id DESC) AS rn
-                  FROM deal_stage_history h JOIN d ON d.id = h.deal_id
-                  WHERE h.company_id = $1 AND h.changed_at <= {at}),
-            cur AS (SELECT d.customer_id, d.amount, h.to_stage AS stage, h.changed_at AS entered
-                    FROM d JOIN h ON h.deal_id = d.id AND h.rn = 1)"
-        ),
+        // A deal whose stage has not changed since then stood where it
+        // stands now (every move sets `stage_entered_at` and writes the
+        // history row with that time): only the deals moved since are looked
+        // up in the history, one index probe each for their latest move by then.
+        Some(_) => {
+            let latest = if backend == DbBackend::Postgres {
+                format!(
+                    "d CROSS JOIN LATERAL (SELECT h.to_stage, h.changed_at FROM deal_stage_history h
+                       WHERE h.deal_id = d.id AND h.changed_at <= {at}
+                       ORDER BY h.changed_at DESC, h.id DESC LIMIT 1) h"
+                )
+            } else {
+                format!(
+                    "d JOIN deal_stage_history h ON h.id = (SELECT h2.id FROM deal_stage_history h2
+                       WHERE h2.deal_id = d.id AND h2.changed_at <= {at}
+                       ORDER BY h2.changed_at DESC, h2.id DESC LIMIT 1)"
+                )
+            };
+            format!(
+                "d AS ({deals}),
+                cur AS (
+                  SELECT d.customer_id, d.amount, d.stage, d.stage_entered_at AS entered
+                  FROM d WHERE d.stage_entered_at <= {at}
+                  UNION ALL
+                  SELECT d.customer_id, d.amount, h.to_stage, h.changed_at FROM {latest}
+                  WHERE d.stage_entered_at > {at} AND d.created_at <= {at})"
+            )
+        }
     };
     let age = p.days_between(&at, "cur.entered");
     let sql = format!(
