@@ -28,6 +28,9 @@ pub struct Config {
     /// How often this week's forecast snapshots are refreshed, in minutes;
     /// 0 turns the task off (an admin can still run `takeForecastSnapshots`).
     pub forecast_snapshot_minutes: u64,
+    /// How often open tasks due tomorrow or overdue are reminded to their
+    /// assignees, in minutes (once per task and deadline); 0 turns it off.
+    pub task_reminder_minutes: u64,
     /// Login tokens.
     pub auth: AuthConfig,
     /// GraphQL endpoint limits.
@@ -99,6 +102,7 @@ impl Default for Config {
             plugins_dir: PathBuf::from("plugins"),
             plugins_poll_ms: 2000,
             forecast_snapshot_minutes: 60,
+            task_reminder_minutes: 15,
             auth: AuthConfig::default(),
             graphql: GraphqlConfig::default(),
             max_body_bytes: 1024 * 1024 + 64 * 1024,

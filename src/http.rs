@@ -1,13 +1,16 @@
 //! HTTP endpoints: `POST /graphql` (the API), `GET /graphql` (GraphiQL),
-//! `GET /api/aggregate.csv` (the BI aggregate as CSV), `GET /healthz`.
+//! `GET /graphql/ws` (subscriptions over WebSocket), `GET /api/aggregate.csv`
+//! (the BI aggregate as CSV), `GET /healthz`.
 
 use std::time::Duration;
 
 use async_graphql::{ParseRequestError, ServerError, dataloader::DataLoader, http::GraphiQLSource};
-use async_graphql_axum::{GraphQLRequest, GraphQLResponse, rejection::GraphQLRejection};
+use async_graphql_axum::{
+    GraphQLProtocol, GraphQLRequest, GraphQLResponse, GraphQLWebSocket, rejection::GraphQLRejection,
+};
 use axum::{
     Json, Router,
-    extract::State,
+    extract::{State, WebSocketUpgrade},
     http::{HeaderMap, StatusCode, header},
     response::{Html, IntoResponse, Response},
     routing::get,
@@ -27,6 +30,7 @@ pub fn router(state: AppState) -> Router {
     let timeout = Duration::from_secs(state.config.request_timeout_secs);
     Router::new()
         .route("/graphql", get(graphiql).post(graphql))
+        .route("/graphql/ws", get(graphql_ws))
         .route("/api/aggregate.csv", get(aggregate_csv))
         .route("/healthz", get(healthz))
         .with_state(state)
@@ -101,6 +105,53 @@ async fn graphql(
         }
     }
     GraphQLResponse::from(response).into_response()
+}
+
+/// Subscriptions: `graphql-transport-ws` (what the `graphql-ws` client
+/// speaks) or the older `graphql-ws` protocol. The `connection_init`
+/// payload carries the token: `{"authorization": "Bearer <token>"}` (or
+/// `{"token": "<token>"}`); without a valid one the server closes the
+/// socket with 4403 and the reason.
+async fn graphql_ws(State(state): State<AppState>, protocol: GraphQLProtocol, upgrade: WebSocketUpgrade) -> Response {
+    let schema = state.schema.clone();
+    upgrade
+        .protocols(async_graphql::http::ALL_WEBSOCKET_PROTOCOLS)
+        .on_upgrade(move |socket| {
+            GraphQLWebSocket::new(socket, schema, protocol)
+                .on_connection_init(move |payload| ws_init(state, payload))
+                .serve()
+        })
+}
+
+async fn ws_init(state: AppState, payload: serde_json::Value) -> async_graphql::Result<async_graphql::Data> {
+    let token = ["authorization", "Authorization", "token"]
+        .iter()
+        .find_map(|k| payload.get(*k).and_then(|v| v.as_str()))
+        .map(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+                .unwrap_or(v)
+                .trim()
+                .to_owned()
+        });
+    let Some(token) = token else {
+        return Err("send your token in the connection_init payload: {\"authorization\": \"Bearer <token>\"}".into());
+    };
+    let actor = if service::api_keys::is_api_key(&token) {
+        service::api_keys::authenticate(&state.db, &state.plugins, &token).await
+    } else {
+        match state.keys.verify(&token) {
+            Ok(claims) => service::auth::actor_for(&state.db, &state.plugins, &claims).await,
+            Err(e) => Err(e),
+        }
+    }
+    .map_err(|e| async_graphql::Error::new(e.message()))?;
+    let actor = std::sync::Arc::new(actor);
+    let loader = DataLoader::new(AppLoader::new(state.db.clone(), actor.clone()), tokio::spawn);
+    let mut data = async_graphql::Data::default();
+    data.insert(actor.as_ref().clone());
+    data.insert(loader);
+    Ok(data)
 }
 
 /// A request that is not a GraphQL request at all, answered as one anyway.

@@ -24,6 +24,8 @@ pub struct AppState {
     pub schema: AppSchema,
     /// Every company's compiled plugin set.
     pub plugins: Arc<Plugins>,
+    /// Live events for subscriptions (across replicas on PostgreSQL).
+    pub bus: crate::events::Bus,
 }
 
 impl AppState {
@@ -43,14 +45,21 @@ impl AppState {
             let every = std::time::Duration::from_secs(config.forecast_snapshot_minutes * 60);
             crate::service::forecast::spawn(db.clone(), plugins.clone(), every);
         }
+        let bus = crate::events::Bus::start(&db).await?;
+        if config.task_reminder_minutes > 0 {
+            let every = std::time::Duration::from_secs(config.task_reminder_minutes * 60);
+            crate::service::notify::spawn_reminders(db.clone(), plugins.clone(), bus.clone(), every);
+        }
         let config = Arc::new(config);
-        let schema = crate::graphql::build_schema(db.clone(), config.clone(), keys.clone(), plugins.clone());
+        let schema =
+            crate::graphql::build_schema(db.clone(), config.clone(), keys.clone(), plugins.clone(), bus.clone());
         Ok(Self {
             db,
             config,
             keys,
             schema,
             plugins,
+            bus,
         })
     }
 }

@@ -157,3 +157,45 @@ string_enum!(
         Year = "year",
     }
 );
+
+string_enum!(
+    /// What a notification tells its recipient.
+    NotificationKind {
+        /// A daily report was submitted (to the author's manager and the members of its deals).
+        DailyReport = "daily_report",
+        /// A comment on something of the recipient's, or that they follow.
+        Comment = "comment",
+        /// The recipient was mentioned in a comment.
+        Mention = "mention",
+        /// A task was assigned to the recipient.
+        TaskAssigned = "task_assigned",
+        /// A task of the recipient's is due tomorrow.
+        TaskDue = "task_due",
+        /// A task of the recipient's is past its deadline.
+        TaskOverdue = "task_overdue",
+        /// A deal the recipient belongs to changed stage (or was reopened).
+        DealStage = "deal_stage",
+        /// A deal the recipient belongs to was won.
+        DealWon = "deal_won",
+        /// A deal the recipient belongs to was lost.
+        DealLost = "deal_lost",
+        /// A quality indicator of a deal the recipient belongs to changed.
+        Quality = "quality",
+    }
+);
+
+string_enum!(
+    /// The record a notification (or a follow) is about.
+    NotificationSubject {
+        /// A daily report.
+        DailyReport = "daily_report",
+        /// A deal.
+        Deal = "deal",
+        /// An activity.
+        Activity = "activity",
+        /// A customer.
+        Customer = "customer",
+        /// A task.
+        Task = "task",
+    }
+);

@@ -13,6 +13,7 @@ mod m20261124_000006_add_company_time_zone;
 mod m20261124_000007_create_kpi_indexes;
 mod m20261124_000008_create_forecast_snapshot;
 mod m20261124_000009_create_analytics_indexes;
+mod m20261124_000010_create_notification;
 
 /// Every migration of the server, oldest first.
 pub struct Migrator;
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000007_create_kpi_indexes::Migration),
             Box::new(m20261124_000008_create_forecast_snapshot::Migration),
             Box::new(m20261124_000009_create_analytics_indexes::Migration),
+            Box::new(m20261124_000010_create_notification::Migration),
         ]
     }
 }

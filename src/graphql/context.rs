@@ -48,8 +48,30 @@ macro_rules! in_txn {
         let $txn = $crate::db::begin_write(pool)
             .await
             .map_err($crate::error::AppError::from)?;
-        let out = $body.await?;
+        let out = match $body.await {
+            Ok(out) => out,
+            Err(e) => {
+                // Nothing was written, so nothing happened to tell anyone.
+                $crate::graphql::context::discard_events($ctx);
+                return Err(e.into());
+            }
+        };
         $txn.commit().await.map_err($crate::error::AppError::from)?;
+        $crate::graphql::context::publish_events($ctx).await;
         out
     }};
+}
+
+/// Sends the live events the request's committed writes queued.
+pub async fn publish_events(ctx: &Context<'_>) {
+    if let (Ok(actor), Some(bus), Ok(db)) = (actor(ctx), ctx.data_opt::<crate::events::Bus>(), db(ctx)) {
+        bus.publish(db, actor.outbox.take()).await;
+    }
+}
+
+/// Drops the events of a write that rolled back.
+pub fn discard_events(ctx: &Context<'_>) {
+    if let Ok(actor) = actor(ctx) {
+        actor.outbox.take();
+    }
 }

@@ -472,6 +472,8 @@ impl MiscMutation {
     }
 
     /// Comments on a daily report, deal, activity or customer; `parentId` makes it a reply.
+    /// The record's owners, its followers and the author replied to are notified, the
+    /// members in `mentionIds` with a mention; you follow the record from now on.
     async fn add_comment(
         &self,
         ctx: &Context<'_>,
@@ -479,17 +481,28 @@ impl MiscMutation {
         subject_id: ID,
         body: String,
         parent_id: Option<ID>,
+        #[graphql(desc = "Members to notify by name; each must be able to read the record.")] mention_ids: Option<
+            Vec<ID>,
+        >,
     ) -> async_graphql::Result<Comment> {
         let actor = writer(ctx)?;
         let subject_id = parse_id(&subject_id, "Record")?;
         let parent = parse_opt_id(parent_id.as_ref(), "Comment")?;
+        let mut mentions = Vec::new();
+        for id in mention_ids.unwrap_or_default() {
+            let id = parse_id(&id, "Member")?;
+            if !mentions.contains(&id) {
+                mentions.push(id);
+            }
+        }
         Ok(Comment(in_txn!(ctx, |txn| comments::add(
             &txn,
             actor,
             subject_type,
             subject_id,
             &body,
-            parent
+            parent,
+            &mentions
         ))))
     }
 

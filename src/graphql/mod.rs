@@ -16,6 +16,7 @@ pub mod kpi;
 pub mod limits;
 pub mod loader;
 pub mod misc;
+pub mod notification;
 pub mod org;
 pub mod pipeline;
 pub mod process;
@@ -24,7 +25,7 @@ pub mod task;
 
 use std::sync::Arc;
 
-use async_graphql::{EmptySubscription, MergedObject, Schema};
+use async_graphql::{MergedObject, Schema};
 use sea_orm::DatabaseConnection;
 
 use crate::{auth::TokenKeys, config::Config};
@@ -48,6 +49,7 @@ pub struct QueryRoot(
     analytics::CalendarQuery,
     energy::EnergyQuery,
     insight::InsightQuery,
+    notification::NotificationQuery,
 );
 
 /// Every mutation of the API.
@@ -62,10 +64,11 @@ pub struct MutationRoot(
     admin::AdminMutation,
     process::ProcessMutation,
     forecast::ForecastMutation,
+    notification::NotificationMutation,
 );
 
 /// The server's schema type.
-pub type AppSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
+pub type AppSchema = Schema<QueryRoot, MutationRoot, notification::SubscriptionRoot>;
 
 /// Builds the schema with its limits and shared data.
 pub fn build_schema(
@@ -73,26 +76,42 @@ pub fn build_schema(
     config: Arc<Config>,
     keys: TokenKeys,
     plugins: Arc<crate::plugins::Plugins>,
+    bus: crate::events::Bus,
 ) -> AppSchema {
     let limits = config.graphql.clone();
     let development = config.environment == crate::config::Environment::Development;
-    let mut builder = Schema::build(QueryRoot::default(), MutationRoot::default(), EmptySubscription)
-        .extension(limits::DocumentLimits::new(&limits))
-        .limit_depth(limits.max_depth)
-        .limit_complexity(limits.max_complexity)
-        .limit_directives(16)
-        .limit_recursive_depth(32);
+    let mut builder = Schema::build(
+        QueryRoot::default(),
+        MutationRoot::default(),
+        notification::SubscriptionRoot,
+    )
+    .extension(limits::DocumentLimits::new(&limits))
+    .limit_depth(limits.max_depth)
+    .limit_complexity(limits.max_complexity)
+    .limit_directives(16)
+    .limit_recursive_depth(32);
     if !limits.introspection.unwrap_or(development) {
         builder = builder.disable_introspection();
     }
     if !limits.suggestions.unwrap_or(development) {
         builder = builder.disable_suggestions();
     }
-    builder.data(db).data(config).data(keys).data(plugins).finish()
+    builder
+        .data(db)
+        .data(config)
+        .data(keys)
+        .data(plugins)
+        .data(bus)
+        .finish()
 }
 
 /// The SDL of the schema, as committed in `schema.graphql`.
 pub fn sdl() -> String {
-    let schema = Schema::build(QueryRoot::default(), MutationRoot::default(), EmptySubscription).finish();
+    let schema = Schema::build(
+        QueryRoot::default(),
+        MutationRoot::default(),
+        notification::SubscriptionRoot,
+    )
+    .finish();
     schema.sdl()
 }

@@ -594,6 +594,8 @@ pub async fn submit_report(
         .one(db)
         .await?;
     let submitted_at = s.submit.then(now);
+    // Submitting (not saving a draft, not editing a submitted report) tells people.
+    let newly_submitted = s.submit && existing.as_ref().is_none_or(|r| r.submitted_at.is_none());
     let report = match existing {
         Some(before) => {
             let Some(version) = s.version else {
@@ -635,6 +637,9 @@ pub async fn submit_report(
             ));
         }
         complete(db, actor, id, version, completion, Some(report.id)).await?;
+    }
+    if newly_submitted {
+        super::notify::report_submitted(db, actor, &report).await?;
     }
     Ok(report)
 }

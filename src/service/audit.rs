@@ -33,6 +33,7 @@ pub async fn record<M: Serialize>(
             changes.insert(key.clone(), Value::Array(vec![old.clone(), new.clone()]));
         }
     }
+    queue_event(actor, target, &after);
     entity::audit_log::ActiveModel {
         id: Set(new_id()),
         company_id: Set(actor.company_id),
@@ -47,4 +48,27 @@ pub async fn record<M: Serialize>(
     .insert(db)
     .await?;
     Ok(())
+}
+
+/// The live event a change makes, if subscribers follow its kind: deals
+/// (their members and quality are recorded on the deal) and activities.
+fn queue_event(actor: &Actor, (table, id): &(&str, Uuid), after: &Map<String, Value>) {
+    use crate::events::{Event, EventKind};
+    let uuid = |key: &str| {
+        after
+            .get(key)
+            .and_then(Value::as_str)
+            .and_then(|s| s.parse::<Uuid>().ok())
+    };
+    let (kind, id, member) = match *table {
+        "deal" => (EventKind::Deal, *id, None),
+        "activity" => (EventKind::Activity, *id, uuid("member_id")),
+        _ => return,
+    };
+    actor.outbox.push(Event {
+        company_id: actor.company_id,
+        kind,
+        id,
+        member,
+    });
 }

@@ -134,5 +134,6 @@ pub async fn actor_of(
         reach: std::sync::Arc::new(reach),
         plugins: plugins.for_company(company.plugin_set.as_deref()),
         time_zone: super::period::company_zone(&company.time_zone),
+        outbox: Default::default(),
     })
 }

@@ -37,8 +37,10 @@ pub async fn add(
     subject_id: Uuid,
     body: &str,
     parent_id: Option<Uuid>,
+    mentions: &[Uuid],
 ) -> AppResult<comment::Model> {
     check_subject(db, actor, subject_type, subject_id).await?;
+    super::notify::check_mentions(db, actor, subject_type, subject_id, mentions).await?;
     if let Some(parent) = parent_id {
         let p = find_live::<comment::Entity>(db, actor, parent).await?;
         if p.subject_type != subject_type || p.subject_id != subject_id {
@@ -58,7 +60,9 @@ pub async fn add(
         updated_at: Set(t),
         deleted_at: Set(None),
     };
-    insert_audited(db, actor, am).await
+    let c = insert_audited(db, actor, am).await?;
+    super::notify::commented(db, actor, &c, mentions).await?;
+    Ok(c)
 }
 
 async fn own(db: &impl ConnectionTrait, actor: &Actor, id: Uuid) -> AppResult<comment::Model> {

@@ -257,7 +257,8 @@ pub async fn move_stage(
     am.stage = Set(stage);
     am.stage_entered_at = Set(now());
     let after = update_versioned(db, actor, "move_stage", &before, version, am).await?;
-    record_stage(db, actor, &after, Some(before.stage)).await?;
+    record_stage(db, actor, &after, Some(before.stage.clone())).await?;
+    super::notify::deal_changed(db, actor, &before, &after).await?;
     Ok(after)
 }
 
@@ -317,8 +318,9 @@ pub async fn close(
     let action = if outcome == DealStatus::Won { "win" } else { "lose" };
     let after = update_versioned(db, actor, action, &before, version, am).await?;
     if new_stage.is_some() {
-        record_stage(db, actor, &after, Some(before.stage)).await?;
+        record_stage(db, actor, &after, Some(before.stage.clone())).await?;
     }
+    super::notify::deal_changed(db, actor, &before, &after).await?;
     Ok(after)
 }
 
@@ -351,8 +353,9 @@ pub async fn reopen(
     }
     let after = update_versioned(db, actor, "reopen", &before, version, am).await?;
     if moved {
-        record_stage(db, actor, &after, Some(before.stage)).await?;
+        record_stage(db, actor, &after, Some(before.stage.clone())).await?;
     }
+    super::notify::deal_changed(db, actor, &before, &after).await?;
     Ok(after)
 }
 
@@ -531,6 +534,9 @@ pub async fn set_quality(
         Some(&after),
     )
     .await?;
+    if existing.as_ref().is_none_or(|e| e.checked != checked) {
+        super::notify::quality_changed(db, actor, deal_id, &after.indicator, checked).await?;
+    }
     Ok(after)
 }
 

@@ -18,6 +18,7 @@ pub mod forecast;
 pub mod insight;
 pub mod kpi;
 pub mod members;
+pub mod notify;
 pub mod period;
 pub mod pipeline;
 pub mod plan;
@@ -60,6 +61,8 @@ pub struct Actor {
     pub plugins: std::sync::Arc<crate::plugins::PluginSet>,
     /// The company's time zone: what "today" and "this month" are.
     pub time_zone: chrono_tz::Tz,
+    /// Live events this request's writes queued, sent after commit.
+    pub outbox: crate::events::Outbox,
 }
 
 /// The current time, at the microsecond precision both databases store.
@@ -131,6 +134,7 @@ scoped! {
     comment => "Comment", soft;
     audit_log => "Audit entry";
     api_key => "API key";
+    notification => "Notification";
 }
 
 /// The company's row `id`, not deleted; a foreign or unknown id is NOT_FOUND.

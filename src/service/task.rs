@@ -131,7 +131,9 @@ pub async fn create(db: &impl ConnectionTrait, actor: &Actor, f: NewTask) -> App
         updated_at: Set(t),
         deleted_at: Set(None),
     };
-    insert_audited(db, actor, am).await
+    let created = insert_audited(db, actor, am).await?;
+    super::notify::task_assigned(db, actor, &created).await?;
+    Ok(created)
 }
 
 /// Changes a task's text, kind or deadline at `version`.
@@ -197,7 +199,11 @@ pub async fn reassign(
     active_member(db, actor, assignee).await?;
     let mut am = before.clone().into_active_model();
     am.assignee_id = Set(assignee);
-    update_versioned(db, actor, "reassign", &before, version, am).await
+    let after = update_versioned(db, actor, "reassign", &before, version, am).await?;
+    if after.assignee_id != before.assignee_id {
+        super::notify::task_assigned(db, actor, &after).await?;
+    }
+    Ok(after)
 }
 
 /// Soft-deletes a task.

@@ -198,7 +198,7 @@ async fn prepare(app: &TestApp, o: &Org) -> Value {
     )
     .await
     .expect("task");
-    let comment = service::comment::add(db, r1, entity::enums::CommentSubject::Deal, d.id, "hi", None)
+    let comment = service::comment::add(db, r1, entity::enums::CommentSubject::Deal, d.id, "hi", None, &[])
         .await
         .expect("comment");
     let admin = &o.admin;
@@ -449,6 +449,21 @@ const QUERIES: &[(&str, &str, &str)] = &[
         "has has has has has has has",
     ),
     ("apiKeys", "{ apiKeys { id } }", "F F F F ok ok ok"),
+    (
+        "notifications",
+        "{ notifications(unreadOnly: true) { totalCount } }",
+        "ok ok ok ok ok ok ok",
+    ),
+    (
+        "unreadNotificationCount",
+        "{ unreadNotificationCount }",
+        "ok ok ok ok ok ok ok",
+    ),
+    (
+        "mutedNotificationKinds",
+        "{ mutedNotificationKinds }",
+        "ok ok ok ok ok ok ok",
+    ),
     ("auditLog", "{ auditLog(first: 1) { totalCount } }", "F F F F ok ok ok"),
 ];
 
@@ -669,6 +684,26 @@ const MUTATIONS: &[(&str, &str, &str)] = &[
         "addComment",
         "mutation($deal: ID!) { addComment(subjectType: DEAL, subjectId: $deal, body: \"b\") { id } }",
         EDIT,
+    ),
+    (
+        "follow",
+        "mutation($deal: ID!) { follow(subjectType: DEAL, subjectId: $deal) }",
+        EDIT,
+    ),
+    (
+        "unfollow",
+        "mutation($deal: ID!) { unfollow(subjectType: DEAL, subjectId: $deal) }",
+        ANYONE,
+    ),
+    (
+        "markNotificationsRead",
+        "mutation { markNotificationsRead(all: true) }",
+        ANYONE,
+    ),
+    (
+        "setNotificationKindMuted",
+        "mutation { setNotificationKindMuted(kind: QUALITY, muted: true) }",
+        ANYONE,
     ),
     (
         "updateComment",

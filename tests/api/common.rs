@@ -104,6 +104,7 @@ impl TestApp {
             // Tests that change scripts reload explicitly, or turn the watcher on.
             plugins_poll_ms: 0,
             forecast_snapshot_minutes: 0,
+            task_reminder_minutes: 0,
             ..Config::default()
         };
         adjust(&mut config);

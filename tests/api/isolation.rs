@@ -116,7 +116,7 @@ async fn seed_alpha(app: &TestApp, admin: Uuid, rep: Uuid, team: Uuid) -> HashMa
         add("task", t.id);
         add(
             "comment",
-            service::comment::add(db, &r, CommentSubject::Deal, d.id, "ALPHA comment", None)
+            service::comment::add(db, &r, CommentSubject::Deal, d.id, "ALPHA comment", None, &[])
                 .await
                 .expect("c")
                 .id,

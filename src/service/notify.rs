@@ -1,0 +1,677 @@
+//! Notifications: who hears of what, written in the same transaction as the
+//! change they report, and announced live once it commits.
+//!
+//! A candidate recipient gets a notification only when they are an active
+//! member of the company, are not the one who made the change, have not
+//! muted the kind, and may read the record under the access rules.
+
+use std::{collections::BTreeSet, sync::Arc};
+
+use chrono::{Duration, NaiveDate};
+use entity::{
+    activity, comment, company, customer, daily_report, deal, deal_member,
+    enums::{CommentSubject, DealStatus, NotificationKind, NotificationSubject, TaskStatus},
+    follow, member, notification, notification_mute, task, team,
+};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set, sea_query::OnConflict};
+use uuid::Uuid;
+
+use super::{Actor, access, new_id, now};
+use crate::{
+    error::{AppError, AppResult},
+    events::{Event, EventKind, Outbox},
+    plugins::PluginSet,
+};
+
+/// Longest summary, in characters.
+const MAX_SUMMARY: usize = 200;
+
+/// A notification to deliver.
+#[derive(Debug, Clone)]
+pub struct Draft {
+    /// What happened.
+    pub kind: NotificationKind,
+    /// The record it is about.
+    pub subject: (NotificationSubject, Uuid),
+    /// The comment, for comments and mentions.
+    pub comment_id: Option<Uuid>,
+    /// One line a person reads.
+    pub summary: String,
+    /// Makes a reminder raised twice one row (per recipient).
+    pub dedupe_key: Option<String>,
+}
+
+/// Where a notification comes from: a member's change, or a reminder.
+pub struct Origin<'a> {
+    /// The company.
+    pub company_id: Uuid,
+    /// Who made the change (never notified of their own change).
+    pub actor_id: Option<Uuid>,
+    /// The company's plugin set, for the recipients' read rules.
+    pub plugins: &'a Arc<PluginSet>,
+    /// The company's time zone.
+    pub time_zone: chrono_tz::Tz,
+    /// Where the live events go.
+    pub outbox: &'a Outbox,
+}
+
+impl<'a> From<&'a Actor> for Origin<'a> {
+    fn from(a: &'a Actor) -> Self {
+        Self {
+            company_id: a.company_id,
+            actor_id: Some(a.member_id),
+            plugins: &a.plugins,
+            time_zone: a.time_zone,
+            outbox: &a.outbox,
+        }
+    }
+}
+
+/// Delivers `draft` to the candidates entitled to it; returns who got it.
+pub async fn send(
+    db: &impl ConnectionTrait,
+    origin: &Origin<'_>,
+    candidates: impl IntoIterator<Item = Uuid>,
+    draft: &Draft,
+) -> AppResult<Vec<Uuid>> {
+    let wanted: BTreeSet<Uuid> = candidates.into_iter().filter(|m| Some(*m) != origin.actor_id).collect();
+    if wanted.is_empty() {
+        return Ok(Vec::new());
+    }
+    let muted: Vec<Uuid> = notification_mute::Entity::find()
+        .select_only()
+        .column(notification_mute::Column::MemberId)
+        .filter(notification_mute::Column::MemberId.is_in(wanted.iter().copied()))
+        .filter(notification_mute::Column::Kind.eq(draft.kind))
+        .into_tuple()
+        .all(db)
+        .await?;
+    let members = member::Entity::find()
+        .filter(member::Column::CompanyId.eq(origin.company_id))
+        .filter(member::Column::Active.eq(true))
+        .filter(member::Column::Id.is_in(wanted.iter().copied().filter(|m| !muted.contains(m))))
+        .all(db)
+        .await?;
+    if members.is_empty() {
+        return Ok(Vec::new());
+    }
+    let company = company::Entity::find_by_id(origin.company_id)
+        .one(db)
+        .await?
+        .ok_or(AppError::NotFound("Company"))?;
+    let mut recipients = Vec::with_capacity(members.len());
+    for m in &members {
+        let reader = Actor {
+            member_id: m.id,
+            company_id: m.company_id,
+            role: m.role,
+            team_id: m.team_id,
+            api_key: None,
+            reach: Arc::new(access::reach(db, m, &company).await?),
+            plugins: origin.plugins.clone(),
+            time_zone: origin.time_zone,
+            outbox: Outbox::default(),
+        };
+        if may_read(db, &reader, draft.subject).await? {
+            recipients.push(m.id);
+        }
+    }
+    if recipients.is_empty() {
+        return Ok(recipients);
+    }
+    let t = now();
+    let summary: String = draft.summary.chars().take(MAX_SUMMARY).collect();
+    let rows: Vec<notification::ActiveModel> = recipients
+        .iter()
+        .map(|r| notification::ActiveModel {
+            id: Set(new_id()),
+            company_id: Set(origin.company_id),
+            recipient_id: Set(*r),
+            kind: Set(draft.kind),
+            subject_type: Set(draft.subject.0),
+            subject_id: Set(draft.subject.1),
+            comment_id: Set(draft.comment_id),
+            actor_id: Set(origin.actor_id),
+            summary: Set(summary.clone()),
+            dedupe_key: Set(draft.dedupe_key.clone()),
+            created_at: Set(t),
+            read_at: Set(None),
+        })
+        .collect();
+    let ids: Vec<(Uuid, Uuid)> = rows
+        .iter()
+        .map(|r| (r.id.clone().unwrap(), r.recipient_id.clone().unwrap()))
+        .collect();
+    // A reminder already sent (another replica, an earlier run) stays one row.
+    let inserted = notification::Entity::insert_many(rows)
+        .on_conflict(
+            OnConflict::columns([notification::Column::RecipientId, notification::Column::DedupeKey])
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(db)
+        .await?;
+    if draft.dedupe_key.is_some() && inserted < ids.len() as u64 {
+        // Announce only the rows that were written.
+        let written: Vec<Uuid> = notification::Entity::find()
+            .select_only()
+            .column(notification::Column::Id)
+            .filter(notification::Column::Id.is_in(ids.iter().map(|(id, _)| *id)))
+            .into_tuple()
+            .all(db)
+            .await?;
+        return Ok(announce(origin, ids.into_iter().filter(|(id, _)| written.contains(id))));
+    }
+    Ok(announce(origin, ids))
+}
+
+fn announce(origin: &Origin<'_>, ids: impl IntoIterator<Item = (Uuid, Uuid)>) -> Vec<Uuid> {
+    ids.into_iter()
+        .map(|(id, recipient)| {
+            origin.outbox.push(Event {
+                company_id: origin.company_id,
+                kind: EventKind::Notification,
+                id,
+                member: Some(recipient),
+            });
+            recipient
+        })
+        .collect()
+}
+
+/// Whether `reader` may read the record.
+async fn may_read(db: &impl ConnectionTrait, reader: &Actor, subject: (NotificationSubject, Uuid)) -> AppResult<bool> {
+    match readable(db, reader, subject).await {
+        Ok(()) => Ok(true),
+        Err(AppError::Forbidden(_) | AppError::NotFound(_)) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// The record, if `reader` may read it: NOT_FOUND or FORBIDDEN otherwise.
+async fn readable(db: &impl ConnectionTrait, reader: &Actor, (kind, id): (NotificationSubject, Uuid)) -> AppResult<()> {
+    use access::find_readable;
+    match kind {
+        NotificationSubject::DailyReport => find_readable::<daily_report::Entity>(db, reader, id, None)
+            .await
+            .map(drop),
+        NotificationSubject::Deal => find_readable::<deal::Entity>(db, reader, id, Some(deal::Column::DeletedAt))
+            .await
+            .map(drop),
+        NotificationSubject::Activity => {
+            find_readable::<activity::Entity>(db, reader, id, Some(activity::Column::DeletedAt))
+                .await
+                .map(drop)
+        }
+        NotificationSubject::Customer => {
+            find_readable::<customer::Entity>(db, reader, id, Some(customer::Column::DeletedAt))
+                .await
+                .map(drop)
+        }
+        NotificationSubject::Task => find_readable::<task::Entity>(db, reader, id, Some(task::Column::DeletedAt))
+            .await
+            .map(drop),
+    }
+}
+
+/// The deal's owner and members.
+async fn deal_people(db: &impl ConnectionTrait, deals: &[deal::Model]) -> AppResult<BTreeSet<Uuid>> {
+    let mut people: BTreeSet<Uuid> = deals.iter().map(|d| d.owner_id).collect();
+    if !deals.is_empty() {
+        let members: Vec<Uuid> = deal_member::Entity::find()
+            .select_only()
+            .column(deal_member::Column::MemberId)
+            .filter(deal_member::Column::DealId.is_in(deals.iter().map(|d| d.id)))
+            .into_tuple()
+            .all(db)
+            .await?;
+        people.extend(members);
+    }
+    Ok(people)
+}
+
+/// The manager a member reports to: their team's manager, or, for the
+/// manager themself, the manager of the team above.
+async fn manager_of(db: &impl ConnectionTrait, m: &member::Model) -> AppResult<Option<Uuid>> {
+    let mut team_id = m.team_id;
+    // Bounded walk up the tree.
+    for _ in 0..32 {
+        let Some(id) = team_id else { return Ok(None) };
+        let Some(t) = team::Entity::find_by_id(id).one(db).await? else {
+            return Ok(None);
+        };
+        match t.manager_id {
+            Some(manager) if manager != m.id => return Ok(Some(manager)),
+            _ => team_id = t.parent_id,
+        }
+    }
+    Ok(None)
+}
+
+/// A daily report was submitted: to the author's manager; and to the members
+/// of each deal its activities touch, about that deal's activity (they may
+/// read the deal's activities, not the author's whole report).
+pub async fn report_submitted(db: &impl ConnectionTrait, actor: &Actor, report: &daily_report::Model) -> AppResult<()> {
+    let author = super::find_member(db, actor, report.member_id).await?;
+    let manager = manager_of(db, &author).await?;
+    let about = format!("{}'s daily report of {}", author.name, report.report_date);
+    let draft = Draft {
+        kind: NotificationKind::DailyReport,
+        subject: (NotificationSubject::DailyReport, report.id),
+        comment_id: None,
+        summary: format!("{} submitted the daily report of {}", author.name, report.report_date),
+        dedupe_key: None,
+    };
+    send(db, &actor.into(), manager, &draft).await?;
+    let on_deals: Vec<(Uuid, Option<Uuid>)> = activity::Entity::find()
+        .select_only()
+        .columns([activity::Column::Id, activity::Column::DealId])
+        .filter(activity::Column::CompanyId.eq(actor.company_id))
+        .filter(activity::Column::DailyReportId.eq(report.id))
+        .filter(activity::Column::DeletedAt.is_null())
+        .into_tuple()
+        .all(db)
+        .await?;
+    let mut first_on: Vec<(Uuid, Uuid)> = Vec::new();
+    for (activity_id, deal_id) in on_deals {
+        if let Some(d) = deal_id
+            && !first_on.iter().any(|(deal, _)| *deal == d)
+        {
+            first_on.push((d, activity_id));
+        }
+    }
+    if first_on.is_empty() {
+        return Ok(());
+    }
+    let deals = deal::Entity::find()
+        .filter(deal::Column::CompanyId.eq(actor.company_id))
+        .filter(deal::Column::Id.is_in(first_on.iter().map(|(d, _)| *d)))
+        .filter(deal::Column::DeletedAt.is_null())
+        .all(db)
+        .await?;
+    for d in &deals {
+        let Some((_, activity_id)) = first_on.iter().find(|(id, _)| *id == d.id) else {
+            continue;
+        };
+        let mut people = deal_people(db, std::slice::from_ref(d)).await?;
+        // The manager heard of the whole report already.
+        people.retain(|p| Some(*p) != manager);
+        let draft = Draft {
+            kind: NotificationKind::DailyReport,
+            subject: (NotificationSubject::Activity, *activity_id),
+            comment_id: None,
+            summary: format!("{about} records work on {}", d.name),
+            dedupe_key: None,
+        };
+        send(db, &actor.into(), people, &draft).await?;
+    }
+    Ok(())
+}
+
+/// A deal's stage or outcome changed: to its owner and members.
+pub async fn deal_changed(
+    db: &impl ConnectionTrait,
+    actor: &Actor,
+    before: &deal::Model,
+    after: &deal::Model,
+) -> AppResult<()> {
+    let (kind, summary) = match (before.status, after.status) {
+        (DealStatus::Open, DealStatus::Won) => (NotificationKind::DealWon, format!("{} was won", after.name)),
+        (DealStatus::Open, DealStatus::Lost) => (NotificationKind::DealLost, format!("{} was lost", after.name)),
+        _ if before.stage != after.stage => (
+            NotificationKind::DealStage,
+            format!(
+                "{} moved from {} to {}",
+                after.name,
+                stage_label(actor, &before.stage),
+                stage_label(actor, &after.stage)
+            ),
+        ),
+        _ if before.status != after.status => (NotificationKind::DealStage, format!("{} was reopened", after.name)),
+        _ => return Ok(()),
+    };
+    let people = deal_people(db, std::slice::from_ref(after)).await?;
+    let draft = Draft {
+        kind,
+        subject: (NotificationSubject::Deal, after.id),
+        comment_id: None,
+        summary,
+        dedupe_key: None,
+    };
+    send(db, &actor.into(), people, &draft).await.map(drop)
+}
+
+fn stage_label(actor: &Actor, key: &str) -> String {
+    actor
+        .plugins
+        .process
+        .stages
+        .iter()
+        .find(|s| s.key == key)
+        .map(|s| s.name.clone())
+        .unwrap_or_else(|| key.to_owned())
+}
+
+/// A quality indicator of a deal changed: to its owner and members.
+pub async fn quality_changed(
+    db: &impl ConnectionTrait,
+    actor: &Actor,
+    deal_id: Uuid,
+    indicator: &str,
+    checked: bool,
+) -> AppResult<()> {
+    let deal = super::find_live::<deal::Entity>(db, actor, deal_id).await?;
+    let label = actor
+        .plugins
+        .process
+        .quality_indicators
+        .iter()
+        .find(|q| q.key == indicator)
+        .map(|q| q.name.clone())
+        .unwrap_or_else(|| indicator.to_owned());
+    let people = deal_people(db, std::slice::from_ref(&deal)).await?;
+    let draft = Draft {
+        kind: NotificationKind::Quality,
+        subject: (NotificationSubject::Deal, deal.id),
+        comment_id: None,
+        summary: format!(
+            "{}: {label} {}",
+            deal.name,
+            if checked { "checked" } else { "unchecked" }
+        ),
+        dedupe_key: None,
+    };
+    send(db, &actor.into(), people, &draft).await.map(drop)
+}
+
+/// A task was given to someone other than its creator.
+pub async fn task_assigned(db: &impl ConnectionTrait, actor: &Actor, t: &task::Model) -> AppResult<()> {
+    let draft = Draft {
+        kind: NotificationKind::TaskAssigned,
+        subject: (NotificationSubject::Task, t.id),
+        comment_id: None,
+        summary: match t.due_date {
+            Some(d) => format!("New task for you: {} (due {d})", t.title),
+            None => format!("New task for you: {}", t.title),
+        },
+        dedupe_key: None,
+    };
+    send(db, &actor.into(), [t.assignee_id], &draft).await.map(drop)
+}
+
+/// The record a comment is on, as a notification subject.
+fn comment_subject(kind: CommentSubject) -> NotificationSubject {
+    match kind {
+        CommentSubject::DailyReport => NotificationSubject::DailyReport,
+        CommentSubject::Deal => NotificationSubject::Deal,
+        CommentSubject::Activity => NotificationSubject::Activity,
+        CommentSubject::Customer => NotificationSubject::Customer,
+    }
+}
+
+/// Whose a record is: the report's author, the deal's owner and members, the
+/// activity's member, the customer's owner.
+async fn owners(db: &impl ConnectionTrait, actor: &Actor, kind: CommentSubject, id: Uuid) -> AppResult<BTreeSet<Uuid>> {
+    let scoped = |c: Option<Uuid>| c.into_iter().collect::<BTreeSet<Uuid>>();
+    Ok(match kind {
+        CommentSubject::DailyReport => scoped(
+            super::find_scoped::<daily_report::Entity>(db, actor, id)
+                .await
+                .ok()
+                .map(|r| r.member_id),
+        ),
+        CommentSubject::Deal => match super::find_scoped::<deal::Entity>(db, actor, id).await {
+            Ok(d) => deal_people(db, &[d]).await?,
+            Err(_) => BTreeSet::new(),
+        },
+        CommentSubject::Activity => scoped(
+            super::find_scoped::<activity::Entity>(db, actor, id)
+                .await
+                .ok()
+                .map(|a| a.member_id),
+        ),
+        CommentSubject::Customer => scoped(
+            super::find_scoped::<customer::Entity>(db, actor, id)
+                .await
+                .ok()
+                .map(|c| c.owner_id),
+        ),
+    })
+}
+
+/// Checks the members a comment mentions: in the company, active, and able to
+/// read the record (a mention nobody can follow is refused, not dropped).
+pub async fn check_mentions(
+    db: &impl ConnectionTrait,
+    actor: &Actor,
+    kind: CommentSubject,
+    subject_id: Uuid,
+    mentions: &[Uuid],
+) -> AppResult<()> {
+    if mentions.len() > 20 {
+        return Err(AppError::bad("a comment mentions at most 20 members"));
+    }
+    let company = company::Entity::find_by_id(actor.company_id)
+        .one(db)
+        .await?
+        .ok_or(AppError::NotFound("Company"))?;
+    for id in mentions {
+        let m = super::find_member(db, actor, *id).await?;
+        if !m.active {
+            return Err(AppError::bad(format!(
+                "{} is no longer active and cannot be mentioned",
+                m.name
+            )));
+        }
+        let reader = Actor {
+            member_id: m.id,
+            company_id: m.company_id,
+            role: m.role,
+            team_id: m.team_id,
+            api_key: None,
+            reach: Arc::new(access::reach(db, &m, &company).await?),
+            plugins: actor.plugins.clone(),
+            time_zone: actor.time_zone,
+            outbox: Outbox::default(),
+        };
+        if !may_read(db, &reader, (comment_subject(kind), subject_id)).await? {
+            return Err(AppError::bad(format!(
+                "{} cannot read this {}, so cannot be mentioned on it",
+                m.name,
+                kind.as_str().replace('_', " ")
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// A comment was written: mentions to the members mentioned; then to the
+/// record's owners, the followers and the author of the comment replied to.
+/// The commenter follows the record from now on.
+pub async fn commented(
+    db: &impl ConnectionTrait,
+    actor: &Actor,
+    c: &comment::Model,
+    mentions: &[Uuid],
+) -> AppResult<()> {
+    let subject = (comment_subject(c.subject_type), c.subject_id);
+    let author = super::find_member(db, actor, c.author_id).await?;
+    let excerpt: String = c.body.chars().take(80).collect();
+    let mentioned = send(
+        db,
+        &actor.into(),
+        mentions.iter().copied(),
+        &Draft {
+            kind: NotificationKind::Mention,
+            subject,
+            comment_id: Some(c.id),
+            summary: format!("{} mentioned you: {excerpt}", author.name),
+            dedupe_key: None,
+        },
+    )
+    .await?;
+    let mut people = owners(db, actor, c.subject_type, c.subject_id).await?;
+    let followers: Vec<Uuid> = follow::Entity::find()
+        .select_only()
+        .column(follow::Column::MemberId)
+        .filter(follow::Column::CompanyId.eq(actor.company_id))
+        .filter(follow::Column::SubjectType.eq(subject.0))
+        .filter(follow::Column::SubjectId.eq(subject.1))
+        .into_tuple()
+        .all(db)
+        .await?;
+    people.extend(followers);
+    if let Some(parent) = c.parent_id
+        && let Ok(p) = super::find_scoped::<comment::Entity>(db, actor, parent).await
+    {
+        people.insert(p.author_id);
+    }
+    // One notification per person: a mention says more than a comment.
+    people.retain(|p| !mentioned.contains(p) && !mentions.contains(p));
+    send(
+        db,
+        &actor.into(),
+        people,
+        &Draft {
+            kind: NotificationKind::Comment,
+            subject,
+            comment_id: Some(c.id),
+            summary: format!("{} commented: {excerpt}", author.name),
+            dedupe_key: None,
+        },
+    )
+    .await?;
+    set_follow(db, actor, subject, true).await
+}
+
+/// Starts or stops following a record.
+pub async fn set_follow(
+    db: &impl ConnectionTrait,
+    actor: &Actor,
+    (kind, id): (NotificationSubject, Uuid),
+    on: bool,
+) -> AppResult<()> {
+    if on {
+        follow::Entity::insert(follow::ActiveModel {
+            company_id: Set(actor.company_id),
+            member_id: Set(actor.member_id),
+            subject_type: Set(kind),
+            subject_id: Set(id),
+            created_at: Set(now()),
+        })
+        .on_conflict(
+            OnConflict::columns([
+                follow::Column::MemberId,
+                follow::Column::SubjectType,
+                follow::Column::SubjectId,
+            ])
+            .do_nothing()
+            .to_owned(),
+        )
+        .exec_without_returning(db)
+        .await?;
+    } else {
+        follow::Entity::delete_many()
+            .filter(follow::Column::MemberId.eq(actor.member_id))
+            .filter(follow::Column::SubjectType.eq(kind))
+            .filter(follow::Column::SubjectId.eq(id))
+            .exec(db)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Follow or unfollow a record the caller may read.
+pub async fn follow_record(
+    db: &impl ConnectionTrait,
+    actor: &Actor,
+    subject: (NotificationSubject, Uuid),
+    on: bool,
+) -> AppResult<()> {
+    if on {
+        readable(db, actor, subject).await?;
+    }
+    set_follow(db, actor, subject, on).await
+}
+
+/// Open tasks due tomorrow or overdue, reminded once per task and deadline.
+/// Runs for every company; returns the notifications written.
+pub async fn remind_tasks(
+    db: &impl ConnectionTrait,
+    plugins: &crate::plugins::Plugins,
+    outbox: &Outbox,
+) -> AppResult<usize> {
+    let companies = company::Entity::find().all(db).await?;
+    let mut written = 0;
+    for company in companies {
+        let tz = super::period::company_zone(&company.time_zone);
+        let today = super::period::today(tz);
+        let set = plugins.for_company(company.plugin_set.as_deref());
+        let origin = Origin {
+            company_id: company.id,
+            actor_id: None,
+            plugins: &set,
+            time_zone: tz,
+            outbox,
+        };
+        // Bounded per run; the next run picks up the rest.
+        let due: Vec<task::Model> = task::Entity::find()
+            .filter(task::Column::CompanyId.eq(company.id))
+            .filter(task::Column::Status.eq(TaskStatus::Open))
+            .filter(task::Column::DeletedAt.is_null())
+            .filter(task::Column::DueDate.lte(today + Duration::days(1)))
+            .filter(task::Column::DueDate.gte(today - Duration::days(30)))
+            .limit(5000)
+            .all(db)
+            .await?;
+        for t in due {
+            let Some(date) = t.due_date else { continue };
+            let (kind, summary) = if date < today {
+                (
+                    NotificationKind::TaskOverdue,
+                    format!("Overdue since {date}: {}", t.title),
+                )
+            } else if date == today + Duration::days(1) {
+                (NotificationKind::TaskDue, format!("Due tomorrow: {}", t.title))
+            } else {
+                continue;
+            };
+            let draft = Draft {
+                kind,
+                subject: (NotificationSubject::Task, t.id),
+                comment_id: None,
+                summary,
+                dedupe_key: Some(reminder_key(kind, t.id, date)),
+            };
+            written += send(db, &origin, [t.assignee_id], &draft).await?.len();
+        }
+    }
+    Ok(written)
+}
+
+fn reminder_key(kind: NotificationKind, task: Uuid, due: NaiveDate) -> String {
+    format!("{}:{task}:{due}", kind.as_str())
+}
+
+/// Runs [`remind_tasks`] every `every`, announcing what it wrote.
+pub fn spawn_reminders(
+    db: sea_orm::DatabaseConnection,
+    plugins: Arc<crate::plugins::Plugins>,
+    bus: crate::events::Bus,
+    every: std::time::Duration,
+) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let outbox = Outbox::default();
+            match remind_tasks(&db, &plugins, &outbox).await {
+                Ok(n) if n > 0 => tracing::info!(notifications = n, "task reminders sent"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = ?e, "task reminders failed; retrying next round"),
+            }
+            bus.publish(&db, outbox.take()).await;
+        }
+    });
+}
