@@ -20,6 +20,7 @@ mod insight;
 mod isolation;
 mod kpi;
 mod limits;
+mod notifications;
 mod nplus1;
 mod pagination;
 mod pipeline;
