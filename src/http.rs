@@ -113,12 +113,42 @@ async fn graphql(
 /// `{"token": "<token>"}`); without a valid one the server closes the
 /// socket with 4403 and the reason.
 async fn graphql_ws(State(state): State<AppState>, protocol: GraphQLProtocol, upgrade: WebSocketUpgrade) -> Response {
+    use std::sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    };
+
+    use axum::extract::ws::Message;
+    use futures_util::{SinkExt, StreamExt};
+
     let schema = state.schema.clone();
+    let refused = Arc::new(AtomicBool::new(false));
     upgrade
         .protocols(async_graphql::http::ALL_WEBSOCKET_PROTOCOLS)
         .on_upgrade(move |socket| {
-            GraphQLWebSocket::new(socket, schema, protocol)
-                .on_connection_init(move |payload| ws_init(state, payload))
+            let (sink, stream) = socket.split();
+            // async-graphql closes a refused connection_init with 1002
+            // (protocol error); the protocol asks for 4403 (Forbidden), which
+            // tells a client not to retry with the same token.
+            let flag = refused.clone();
+            let sink = sink.with(move |msg: Message| {
+                let msg = match msg {
+                    Message::Close(Some(mut frame)) if frame.code == 1002 && flag.load(Ordering::Acquire) => {
+                        frame.code = 4403;
+                        Message::Close(Some(frame))
+                    }
+                    other => other,
+                };
+                std::future::ready(Ok::<_, axum::Error>(msg))
+            });
+            GraphQLWebSocket::new_with_pair(sink, stream, schema, protocol)
+                .on_connection_init(move |payload| async move {
+                    let data = ws_init(state, payload).await;
+                    if data.is_err() {
+                        refused.store(true, Ordering::Release);
+                    }
+                    data
+                })
                 .serve()
         })
 }

@@ -27,5 +27,6 @@ mod pipeline;
 mod plugins;
 mod reports;
 mod schema;
+mod subscriptions;
 mod tasks;
 mod tenancy;
