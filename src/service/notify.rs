@@ -101,17 +101,7 @@ pub async fn send(
         .ok_or(AppError::NotFound("Company"))?;
     let mut recipients = Vec::with_capacity(members.len());
     for m in &members {
-        let reader = Actor {
-            member_id: m.id,
-            company_id: m.company_id,
-            role: m.role,
-            team_id: m.team_id,
-            api_key: None,
-            reach: Arc::new(access::reach(db, m, &company).await?),
-            plugins: origin.plugins.clone(),
-            time_zone: origin.time_zone,
-            outbox: Outbox::default(),
-        };
+        let reader = reader(db, m, &company, origin.plugins, origin.time_zone).await?;
         if may_read(db, &reader, draft.subject).await? {
             recipients.push(m.id);
         }
@@ -121,10 +111,11 @@ pub async fn send(
     }
     let t = now();
     let summary: String = draft.summary.chars().take(MAX_SUMMARY).collect();
-    let rows: Vec<notification::ActiveModel> = recipients
+    let ids: Vec<(Uuid, Uuid)> = recipients.iter().map(|r| (new_id(), *r)).collect();
+    let rows: Vec<notification::ActiveModel> = ids
         .iter()
-        .map(|r| notification::ActiveModel {
-            id: Set(new_id()),
+        .map(|(id, r)| notification::ActiveModel {
+            id: Set(*id),
             company_id: Set(origin.company_id),
             recipient_id: Set(*r),
             kind: Set(draft.kind),
@@ -137,10 +128,6 @@ pub async fn send(
             created_at: Set(t),
             read_at: Set(None),
         })
-        .collect();
-    let ids: Vec<(Uuid, Uuid)> = rows
-        .iter()
-        .map(|r| (r.id.clone().unwrap(), r.recipient_id.clone().unwrap()))
         .collect();
     // A reminder already sent (another replica, an earlier run) stays one row.
     let inserted = notification::Entity::insert_many(rows)
@@ -177,6 +164,27 @@ fn announce(origin: &Origin<'_>, ids: impl IntoIterator<Item = (Uuid, Uuid)>) ->
             recipient
         })
         .collect()
+}
+
+/// A member as the access rules see them, to check what they may read.
+async fn reader(
+    db: &impl ConnectionTrait,
+    m: &member::Model,
+    company: &company::Model,
+    plugins: &Arc<PluginSet>,
+    time_zone: chrono_tz::Tz,
+) -> AppResult<Actor> {
+    Ok(Actor {
+        member_id: m.id,
+        company_id: m.company_id,
+        role: m.role,
+        team_id: m.team_id,
+        api_key: None,
+        reach: Arc::new(access::reach(db, m, company).await?),
+        plugins: plugins.clone(),
+        time_zone,
+        outbox: Outbox::default(),
+    })
 }
 
 /// Whether `reader` may read the record.
@@ -463,17 +471,7 @@ pub async fn check_mentions(
                 m.name
             )));
         }
-        let reader = Actor {
-            member_id: m.id,
-            company_id: m.company_id,
-            role: m.role,
-            team_id: m.team_id,
-            api_key: None,
-            reach: Arc::new(access::reach(db, &m, &company).await?),
-            plugins: actor.plugins.clone(),
-            time_zone: actor.time_zone,
-            outbox: Outbox::default(),
-        };
+        let reader = reader(db, &m, &company, &actor.plugins, actor.time_zone).await?;
         if !may_read(db, &reader, (comment_subject(kind), subject_id)).await? {
             return Err(AppError::bad(format!(
                 "{} cannot read this {}, so cannot be mentioned on it",
