@@ -374,7 +374,10 @@ pub(crate) fn groups_cte(p: &mut Params, subjects: &[Subject]) -> String {
 }
 
 /// The `b` and `dd` VALUES lists: each period's instants and dates, and each of its days.
-fn period_values(p: &mut Params, periods: &[Period], tz: Tz) -> (String, String) {
+/// Only what the statement uses is bound: an unused trailing value would let
+/// two statements of the same text differ in their number of values, which
+/// the driver's prepared-statement cache refuses.
+fn period_values(p: &mut Params, periods: &[Period], tz: Tz, with_days: bool) -> (String, String) {
     let mut b = Vec::with_capacity(periods.len());
     let mut dd = Vec::new();
     for (bk, period) in periods.iter().enumerate() {
@@ -387,7 +390,7 @@ fn period_values(p: &mut Params, periods: &[Period], tz: Tz) -> (String, String)
             p.push(period.end)
         ));
         let mut day = period.start;
-        while day < period.end {
+        while with_days && day < period.end {
             let next = day + Duration::days(1);
             let (lo, hi) = (super::period::midnight(tz, day), super::period::midnight(tz, next));
             dd.push(format!("({bk}, {}, {}, {})", dd.len(), p.push(lo), p.push(hi)));
@@ -478,7 +481,7 @@ async fn build(
     if with_metrics {
         let mut p = Params::new(backend, company_id);
         let g = groups_cte(&mut p, subjects);
-        let (b, dd) = period_values(&mut p, periods, tz);
+        let (b, dd) = period_values(&mut p, periods, tz, true);
         let gs: Vec<String> = (0..subjects.len()).map(|gk| format!("({gk})")).collect();
         let columns: Vec<String> = BASE_METRICS
             .iter()
@@ -503,7 +506,7 @@ async fn build(
     // Targets: the members' summed per metric and kind, and the teams' own.
     let mut p = Params::new(backend, company_id);
     let g = groups_cte(&mut p, subjects);
-    let (b, _) = period_values(&mut p, periods, tz);
+    let (b, _) = period_values(&mut p, periods, tz, false);
     let gt: Vec<String> = subjects
         .iter()
         .enumerate()
