@@ -31,6 +31,8 @@ pub struct Config {
     /// How often open tasks due tomorrow or overdue are reminded to their
     /// assignees, in minutes (once per task and deadline); 0 turns it off.
     pub task_reminder_minutes: u64,
+    /// Outgoing chat webhooks.
+    pub webhooks: WebhookConfig,
     /// Login tokens.
     pub auth: AuthConfig,
     /// GraphQL endpoint limits.
@@ -69,6 +71,42 @@ pub struct AuthConfig {
     pub login_window_minutes: i64,
 }
 
+/// Outgoing chat webhooks: the delivery worker's pace and patience.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebhookConfig {
+    /// How often the worker looks for due deliveries, in milliseconds; 0
+    /// turns the worker off on this replica (another one may send).
+    pub poll_ms: u64,
+    /// How long an endpoint may take to answer, in milliseconds.
+    pub timeout_ms: u64,
+    /// Attempts before a delivery is marked failed (an admin can retry it).
+    pub max_attempts: i32,
+    /// Wait before the first retry, in milliseconds; doubled after each failure.
+    pub retry_base_ms: u64,
+    /// Longest wait between two attempts, in milliseconds.
+    pub retry_max_ms: u64,
+    /// Deliveries sent at once by one replica.
+    pub concurrency: usize,
+    /// Allow endpoints on loopback, private and link-local addresses. Off by
+    /// default: a company admin must not reach the server's own network.
+    pub allow_private_targets: bool,
+}
+
+impl Default for WebhookConfig {
+    fn default() -> Self {
+        Self {
+            poll_ms: 1000,
+            timeout_ms: 5000,
+            max_attempts: 12,
+            retry_base_ms: 10_000,
+            retry_max_ms: 3_600_000,
+            concurrency: 16,
+            allow_private_targets: false,
+        }
+    }
+}
+
 /// GraphQL endpoint limits.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -103,6 +141,7 @@ impl Default for Config {
             plugins_poll_ms: 2000,
             forecast_snapshot_minutes: 60,
             task_reminder_minutes: 15,
+            webhooks: WebhookConfig::default(),
             auth: AuthConfig::default(),
             graphql: GraphqlConfig::default(),
             max_body_bytes: 1024 * 1024 + 64 * 1024,

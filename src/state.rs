@@ -50,6 +50,9 @@ impl AppState {
             let every = std::time::Duration::from_secs(config.task_reminder_minutes * 60);
             crate::service::notify::spawn_reminders(db.clone(), plugins.clone(), bus.clone(), every);
         }
+        if config.webhooks.poll_ms > 0 {
+            crate::service::webhook::spawn_worker(db.clone(), config.webhooks.clone())?;
+        }
         let config = Arc::new(config);
         let schema =
             crate::graphql::build_schema(db.clone(), config.clone(), keys.clone(), plugins.clone(), bus.clone());

@@ -185,6 +185,18 @@ string_enum!(
 );
 
 string_enum!(
+    /// Where a webhook delivery stands.
+    WebhookDeliveryStatus {
+        /// Waiting for its first or next attempt.
+        Pending = "pending",
+        /// The endpoint answered 2xx.
+        Delivered = "delivered",
+        /// Every attempt failed; an admin may retry it.
+        Failed = "failed",
+    }
+);
+
+string_enum!(
     /// The record a notification (or a follow) is about.
     NotificationSubject {
         /// A daily report.

@@ -37,3 +37,5 @@ pub mod target;
 pub mod task;
 pub mod team;
 pub mod touchpoint;
+pub mod webhook;
+pub mod webhook_delivery;

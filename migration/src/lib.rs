@@ -14,6 +14,7 @@ mod m20261124_000007_create_kpi_indexes;
 mod m20261124_000008_create_forecast_snapshot;
 mod m20261124_000009_create_analytics_indexes;
 mod m20261124_000010_create_notification;
+mod m20261124_000011_create_webhook;
 
 /// Every migration of the server, oldest first.
 pub struct Migrator;
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000008_create_forecast_snapshot::Migration),
             Box::new(m20261124_000009_create_analytics_indexes::Migration),
             Box::new(m20261124_000010_create_notification::Migration),
+            Box::new(m20261124_000011_create_webhook::Migration),
         ]
     }
 }

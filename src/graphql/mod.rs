@@ -22,6 +22,7 @@ pub mod pipeline;
 pub mod process;
 pub mod scalars;
 pub mod task;
+pub mod webhook;
 
 use std::sync::Arc;
 
@@ -50,6 +51,7 @@ pub struct QueryRoot(
     energy::EnergyQuery,
     insight::InsightQuery,
     notification::NotificationQuery,
+    webhook::WebhookQuery,
 );
 
 /// Every mutation of the API.
@@ -65,6 +67,7 @@ pub struct MutationRoot(
     process::ProcessMutation,
     forecast::ForecastMutation,
     notification::NotificationMutation,
+    webhook::WebhookMutation,
 );
 
 /// The server's schema type.

@@ -26,6 +26,7 @@ pub mod rescore;
 pub mod sql;
 pub mod task;
 pub mod validate;
+pub mod webhook;
 
 use chrono::{DateTime, SubsecRound, Utc};
 use entity::{enums::Role, member};
@@ -135,6 +136,8 @@ scoped! {
     audit_log => "Audit entry";
     api_key => "API key";
     notification => "Notification";
+    webhook => "Webhook", soft;
+    webhook_delivery => "Webhook delivery";
 }
 
 /// The company's row `id`, not deleted; a foreign or unknown id is NOT_FOUND.

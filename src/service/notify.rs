@@ -14,6 +14,7 @@ use entity::{
     follow, member, notification, notification_mute, task, team,
 };
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set, sea_query::OnConflict};
+use serde_json::json;
 use uuid::Uuid;
 
 use super::{Actor, access, new_id, now};
@@ -166,6 +167,26 @@ fn announce(origin: &Origin<'_>, ids: impl IntoIterator<Item = (Uuid, Uuid)>) ->
         .collect()
 }
 
+/// Posts the event to the company's webhooks that want it (queued in the
+/// same transaction; sent by the worker after commit).
+async fn post_to_webhooks(
+    db: &impl ConnectionTrait,
+    origin: &Origin<'_>,
+    draft: &Draft,
+    ordering_key: Uuid,
+    details: serde_json::Value,
+) -> AppResult<()> {
+    let a = super::webhook::Announcement {
+        kind: draft.kind,
+        subject: draft.subject,
+        ordering_key,
+        text: &draft.summary,
+        details,
+        dedupe_key: draft.dedupe_key.as_deref(),
+    };
+    super::webhook::enqueue(db, origin, &a).await.map(drop)
+}
+
 /// A member as the access rules see them, to check what they may read.
 async fn reader(
     db: &impl ConnectionTrait,
@@ -271,6 +292,13 @@ pub async fn report_submitted(db: &impl ConnectionTrait, actor: &Actor, report: 
         dedupe_key: None,
     };
     send(db, &actor.into(), manager, &draft).await?;
+    let details = json!({
+        "reportId": report.id,
+        "reportDate": report.report_date,
+        "memberId": author.id,
+        "memberName": author.name,
+    });
+    post_to_webhooks(db, &actor.into(), &draft, report.id, details).await?;
     let on_deals: Vec<(Uuid, Option<Uuid>)> = activity::Entity::find()
         .select_only()
         .columns([activity::Column::Id, activity::Column::DealId])
@@ -346,7 +374,20 @@ pub async fn deal_changed(
         summary,
         dedupe_key: None,
     };
-    send(db, &actor.into(), people, &draft).await.map(drop)
+    send(db, &actor.into(), people, &draft).await?;
+    let details = json!({
+        "dealId": after.id,
+        "dealName": after.name,
+        "customerId": after.customer_id,
+        "ownerId": after.owner_id,
+        "stage": after.stage,
+        "stageName": stage_label(actor, &after.stage),
+        "previousStage": before.stage,
+        "status": after.status.as_str().to_uppercase(),
+        "amount": after.amount,
+        "lostReason": after.lost_reason,
+    });
+    post_to_webhooks(db, &actor.into(), &draft, after.id, details).await
 }
 
 fn stage_label(actor: &Actor, key: &str) -> String {
@@ -389,7 +430,15 @@ pub async fn quality_changed(
         ),
         dedupe_key: None,
     };
-    send(db, &actor.into(), people, &draft).await.map(drop)
+    send(db, &actor.into(), people, &draft).await?;
+    let details = json!({
+        "dealId": deal.id,
+        "dealName": deal.name,
+        "indicator": indicator,
+        "indicatorName": label,
+        "checked": checked,
+    });
+    post_to_webhooks(db, &actor.into(), &draft, deal.id, details).await
 }
 
 /// A task was given to someone other than its creator.
@@ -404,7 +453,19 @@ pub async fn task_assigned(db: &impl ConnectionTrait, actor: &Actor, t: &task::M
         },
         dedupe_key: None,
     };
-    send(db, &actor.into(), [t.assignee_id], &draft).await.map(drop)
+    send(db, &actor.into(), [t.assignee_id], &draft).await?;
+    post_to_webhooks(db, &actor.into(), &draft, t.deal_id.unwrap_or(t.id), task_details(t)).await
+}
+
+fn task_details(t: &task::Model) -> serde_json::Value {
+    json!({
+        "taskId": t.id,
+        "title": t.title,
+        "dueDate": t.due_date,
+        "assigneeId": t.assignee_id,
+        "customerId": t.customer_id,
+        "dealId": t.deal_id,
+    })
 }
 
 /// The record a comment is on, as a notification subject.
@@ -526,19 +587,22 @@ pub async fn commented(
     }
     // One notification per person: a mention says more than a comment.
     people.retain(|p| !mentioned.contains(p) && !mentions.contains(p));
-    send(
-        db,
-        &actor.into(),
-        people,
-        &Draft {
-            kind: NotificationKind::Comment,
-            subject,
-            comment_id: Some(c.id),
-            summary: format!("{} commented: {excerpt}", author.name),
-            dedupe_key: None,
-        },
-    )
-    .await?;
+    let draft = Draft {
+        kind: NotificationKind::Comment,
+        subject,
+        comment_id: Some(c.id),
+        summary: format!("{} commented: {excerpt}", author.name),
+        dedupe_key: None,
+    };
+    send(db, &actor.into(), people, &draft).await?;
+    let details = json!({
+        "commentId": c.id,
+        "parentId": c.parent_id,
+        "authorId": author.id,
+        "authorName": author.name,
+        "body": c.body,
+    });
+    post_to_webhooks(db, &actor.into(), &draft, c.subject_id, details).await?;
     set_follow(db, actor, subject, true).await
 }
 
@@ -642,6 +706,7 @@ pub async fn remind_tasks(
                 dedupe_key: Some(reminder_key(kind, t.id, date)),
             };
             written += send(db, &origin, [t.assignee_id], &draft).await?.len();
+            post_to_webhooks(db, &origin, &draft, t.deal_id.unwrap_or(t.id), task_details(&t)).await?;
         }
     }
     Ok(written)

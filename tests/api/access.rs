@@ -241,7 +241,9 @@ async fn prepare(app: &TestApp, o: &Org) -> Value {
     let (key, _) = service::api_keys::create(db, admin, "victim", ApiKeyScope::ReadOnly)
         .await
         .expect("key");
+    let (hook, delivery) = crate::common::webhook_with_delivery(db, o.r1.company_id, "victim hook").await;
     json!({
+        "webhook": s(hook), "delivery": s(delivery),
         "customer": s(c.id), "contact": s(contact.id), "deal": s(d.id), "closed": s(closed.id), "quote": s(q.id),
         "activity": s(a.id), "report": s(report.id), "task": s(k.id), "comment": s(comment.id), "product": s(product.id),
         "group": s(group.id), "target": s(target.id), "victim": s(victim), "key": s(key.id),
@@ -465,6 +467,12 @@ const QUERIES: &[(&str, &str, &str)] = &[
         "ok ok ok ok ok ok ok",
     ),
     ("auditLog", "{ auditLog(first: 1) { totalCount } }", "F F F F ok ok ok"),
+    ("webhooks", "{ webhooks { id } }", "F F F F ok ok ok"),
+    (
+        "webhookDeliveries",
+        "{ webhookDeliveries(first: 5) { totalCount } }",
+        "F F F F ok ok ok",
+    ),
 ];
 
 /// Which id a list row looks for.
@@ -773,6 +781,31 @@ const MUTATIONS: &[(&str, &str, &str)] = &[
     (
         "revokeApiKey",
         "mutation($key: ID!) { revokeApiKey(id: $key) { id } }",
+        ADMIN,
+    ),
+    (
+        "createWebhook",
+        "mutation { createWebhook(input: {name: \"h\", url: \"https://chat.example.com/h\", events: [DEAL_WON]}) { secret } }",
+        ADMIN,
+    ),
+    (
+        "updateWebhook",
+        "mutation($webhook: ID!) { updateWebhook(id: $webhook, input: {name: \"h2\", url: \"https://chat.example.com/h\", events: [DEAL_LOST]}) { id } }",
+        ADMIN,
+    ),
+    (
+        "rotateWebhookSecret",
+        "mutation($webhook: ID!) { rotateWebhookSecret(id: $webhook) { secret } }",
+        ADMIN,
+    ),
+    (
+        "deleteWebhook",
+        "mutation($webhook: ID!) { deleteWebhook(id: $webhook) { id } }",
+        ADMIN,
+    ),
+    (
+        "retryWebhookDelivery",
+        "mutation($delivery: ID!) { retryWebhookDelivery(id: $delivery) { status } }",
         ADMIN,
     ),
     (

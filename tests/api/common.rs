@@ -105,6 +105,11 @@ impl TestApp {
             plugins_poll_ms: 0,
             forecast_snapshot_minutes: 0,
             task_reminder_minutes: 0,
+            // Tests that post webhooks turn the worker on (it polls the database).
+            webhooks: sfa::config::WebhookConfig {
+                poll_ms: 0,
+                ..Default::default()
+            },
             ..Config::default()
         };
         adjust(&mut config);
@@ -402,4 +407,58 @@ impl DealFixture<'_> {
         }
         id
     }
+}
+
+/// A webhook of the company with one delivered event: returns `(webhook id,
+/// delivery id)`. The company's other webhooks are deleted first, so fixtures
+/// made again and again stay under the limit per company.
+pub async fn webhook_with_delivery(db: &DatabaseConnection, company_id: Uuid, name: &str) -> (Uuid, Uuid) {
+    use entity::{enums::WebhookDeliveryStatus, webhook, webhook_delivery};
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
+    let now = chrono::Utc::now();
+    webhook::Entity::update_many()
+        .col_expr(webhook::Column::DeletedAt, Expr::value(now))
+        .filter(webhook::Column::CompanyId.eq(company_id))
+        .filter(webhook::Column::DeletedAt.is_null())
+        .exec(db)
+        .await
+        .expect("delete webhooks");
+    let hook = webhook::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        company_id: Set(company_id),
+        name: Set(name.into()),
+        url: Set("https://chat.example.com/hook".into()),
+        secret: Set("whsec_test".into()),
+        events: Set(json!(["deal_won"])),
+        active: Set(true),
+        created_at: Set(now),
+        updated_at: Set(now),
+        deleted_at: Set(None),
+    }
+    .insert(db)
+    .await
+    .expect("webhook");
+    let delivery = webhook_delivery::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        company_id: Set(company_id),
+        webhook_id: Set(hook.id),
+        event_id: Set(Uuid::now_v7()),
+        event_kind: Set(entity::enums::NotificationKind::DealWon),
+        ordering_key: Set(Uuid::now_v7()),
+        payload: Set(json!({"text": name}).to_string()),
+        status: Set(WebhookDeliveryStatus::Delivered),
+        attempts: Set(1),
+        next_attempt_at: Set(now),
+        locked_until: Set(None),
+        response_status: Set(Some(200)),
+        last_error: Set(None),
+        dedupe_key: Set(None),
+        created_at: Set(now),
+        last_attempt_at: Set(Some(now)),
+        delivered_at: Set(Some(now)),
+    }
+    .insert(db)
+    .await
+    .expect("delivery");
+    (hook.id, delivery.id)
 }

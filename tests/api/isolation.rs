@@ -156,6 +156,9 @@ async fn seed_alpha(app: &TestApp, admin: Uuid, rep: Uuid, team: Uuid) -> HashMa
         .await
         .expect("key");
     add("apikey", key.id);
+    let (hook, delivery) = crate::common::webhook_with_delivery(db, admin.company_id, "ALPHA hook").await;
+    add("webhook", hook);
+    add("delivery", delivery);
     add("team", team);
     add("member", rep);
     add("member", admin.member_id);
@@ -393,6 +396,23 @@ const ATTEMPTS: &[(&str, &str)] = &[
         "mutation($id: ID!) { createCustomer(input: {name: \"x\", groupId: $id}) { id } }",
     ),
     ("target", "mutation($id: ID!) { deleteTarget(id: $id) }"),
+    (
+        "webhook",
+        "query($id: ID!) { webhookDeliveries(webhookId: $id) { totalCount nodes { id payload } } }",
+    ),
+    ("webhook", "mutation($id: ID!) { deleteWebhook(id: $id) { id } }"),
+    (
+        "webhook",
+        "mutation($id: ID!) { rotateWebhookSecret(id: $id) { secret } }",
+    ),
+    (
+        "webhook",
+        "mutation($id: ID!) { updateWebhook(id: $id, input: {name: \"x\", url: \"https://x.example.com/\", events: [DEAL_WON]}) { id } }",
+    ),
+    (
+        "delivery",
+        "mutation($id: ID!) { retryWebhookDelivery(id: $id) { id } }",
+    ),
     ("apikey", "mutation($id: ID!) { revokeApiKey(id: $id) { id } }"),
     (
         "apikey",
@@ -566,6 +586,8 @@ async fn snapshot(app: &TestApp, company: Uuid) -> Vec<(String, String)> {
         "team",
         "api_key",
         "touchpoint",
+        "webhook",
+        "webhook_delivery",
     ] {
         let version = match table {
             "customer" | "contact" | "deal" | "quote" | "activity" | "daily_report" | "task" => "SUM(version)",

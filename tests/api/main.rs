@@ -30,3 +30,4 @@ mod schema;
 mod subscriptions;
 mod tasks;
 mod tenancy;
+mod webhooks;
