@@ -58,6 +58,29 @@ pub enum Command {
         #[command(subcommand)]
         action: BenchAction,
     },
+    /// Import customers, contacts, products, sales records or touchpoints
+    /// from the sales-management system (CSV or JSON), matched by its codes.
+    Import {
+        /// customers, contacts, products, sales-records or touchpoints.
+        kind: String,
+        /// The file (`.json` is read as JSON, anything else as CSV).
+        file: PathBuf,
+        /// The company's slug.
+        #[arg(long)]
+        company: String,
+        /// The admin the import is recorded as (default: the company's first active admin).
+        #[arg(long = "as")]
+        as_admin: Option<String>,
+        /// `csv` or `json`, when the file name does not tell.
+        #[arg(long)]
+        format: Option<String>,
+        /// Check and count; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Import the good rows of a file that has bad ones.
+        #[arg(long)]
+        skip_bad_rows: bool,
+    },
     /// Write the GraphQL SDL (to stdout, or to FILE).
     ExportSchema {
         /// Output file, e.g. `schema.graphql`.

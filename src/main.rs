@@ -26,6 +26,25 @@ async fn main() -> std::process::ExitCode {
                 months,
             } => sfa::server::seed_demo(&config, seed, sfa::seed::DemoSize { customers, months }).await,
             Command::Bench { action } => sfa::server::bench(&config, action).await,
+            Command::Import {
+                kind,
+                file,
+                company,
+                as_admin,
+                format,
+                dry_run,
+                skip_bad_rows,
+            } => {
+                let job = sfa::server::ImportJob {
+                    kind,
+                    file,
+                    company,
+                    as_admin,
+                    format,
+                    options: sfa::service::import::Options { dry_run, skip_bad_rows },
+                };
+                sfa::server::import(&config, job).await
+            }
             Command::ExportSchema { file } => sfa::server::export_schema(file.as_deref()),
             Command::Plugins {
                 action: PluginsAction::Check { bench },

@@ -478,6 +478,7 @@ impl Demo {
                 let department = (*DEPARTMENTS.choose(&mut rng).unwrap_or(&"営業部")).to_owned();
                 contact_info.insert(cid, (level.to_owned(), Some(department.clone())));
                 d.contacts.push(contact::ActiveModel {
+                    external_code: Set(None),
                     id: Set(cid),
                     company_id: Set(company_id),
                     customer_id: Set(id),
@@ -865,6 +866,7 @@ impl Demo {
                 ("seminar", serde_json::json!({"title": "DX推進セミナー"}))
             };
             d.touchpoints.push(touchpoint::ActiveModel {
+                external_ref: Set(None),
                 id: Set(id_at(&mut rng, when)),
                 company_id: Set(company_id),
                 customer_id: Set(c.id),

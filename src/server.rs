@@ -83,6 +83,94 @@ pub async fn seed_demo(config: &Config, seed_value: u64, size: DemoSize) -> Resu
     Ok(())
 }
 
+/// An import from the command line.
+pub struct ImportJob {
+    /// `customers`, `contacts`, `products`, `sales-records` or `touchpoints`.
+    pub kind: String,
+    /// The file.
+    pub file: std::path::PathBuf,
+    /// The company's slug.
+    pub company: String,
+    /// The admin's e-mail the import is recorded as.
+    pub as_admin: Option<String>,
+    /// `csv` or `json`; from the file name when unset.
+    pub format: Option<String>,
+    /// Dry run, skip bad rows.
+    pub options: crate::service::import::Options,
+}
+
+/// Imports a file into a company; prints the report. Fails (exit 1) when
+/// the file had bad rows and nothing was imported.
+pub async fn import(config: &Config, job: ImportJob) -> Result<(), String> {
+    use crate::service::import::{self, ImportFormat, ImportKind};
+    use entity::{company, enums::Role, member};
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+    let kind = ImportKind::parse(&job.kind).ok_or_else(|| {
+        format!(
+            "unknown kind `{}` (customers, contacts, products, sales-records, touchpoints)",
+            job.kind
+        )
+    })?;
+    let format = match job.format.as_deref().map(str::to_ascii_lowercase).as_deref() {
+        None => ImportFormat::from_name(&job.file.to_string_lossy()),
+        Some("csv") => ImportFormat::Csv,
+        Some("json") => ImportFormat::Json,
+        Some(other) => return Err(format!("unknown format `{other}` (csv or json)")),
+    };
+    let bytes = std::fs::read(&job.file).map_err(|e| format!("{}: {e}", job.file.display()))?;
+    let db = open(config).await?;
+    let company = company::Entity::find()
+        .filter(company::Column::Slug.eq(&job.company))
+        .one(&db)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("no company has the slug `{}`", job.company))?;
+    let mut admins = member::Entity::find()
+        .filter(member::Column::CompanyId.eq(company.id))
+        .filter(member::Column::Role.eq(Role::Admin))
+        .filter(member::Column::Active.eq(true))
+        .order_by_asc(member::Column::CreatedAt);
+    if let Some(email) = &job.as_admin {
+        admins = admins.filter(member::Column::Email.eq(email.to_lowercase()));
+    }
+    let admin = admins
+        .one(&db)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("`{}` has no such active admin", job.company))?;
+    let plugins = plugins(config)?;
+    let actor = crate::service::auth::actor_of(&db, &plugins, &admin, None)
+        .await
+        .map_err(|e| e.message())?;
+    let started = std::time::Instant::now();
+    let txn = crate::db::begin_write(&db).await.map_err(|e| e.to_string())?;
+    let report = import::run(&txn, &actor, kind, format, &bytes, job.options)
+        .await
+        .map_err(|e| e.message())?;
+    txn.commit().await.map_err(|e| e.to_string())?;
+    for e in &report.errors {
+        eprintln!("line {}: {}", e.line, e.message);
+    }
+    if report.error_count > report.errors.len() {
+        eprintln!("… and {} more bad rows", report.error_count - report.errors.len());
+    }
+    let verb = if report.applied { "imported" } else { "would import" };
+    println!(
+        "{verb} {} rows in {:.1} s: {} created, {} updated, {} unchanged, {} skipped, {} bad",
+        report.rows,
+        started.elapsed().as_secs_f64(),
+        report.created,
+        report.updated,
+        report.unchanged,
+        report.skipped,
+        report.error_count
+    );
+    if report.error_count > 0 && !job.options.skip_bad_rows {
+        return Err("the file has bad rows, so nothing was imported (fix them, or pass --skip-bad-rows)".into());
+    }
+    Ok(())
+}
+
 /// Runs a benchmark command on the configured database.
 pub async fn bench(config: &Config, action: crate::cli::BenchAction) -> Result<(), String> {
     use crate::{bench, cli::BenchAction};

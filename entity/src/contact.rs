@@ -27,6 +27,8 @@ pub struct Model {
     pub email: Option<String>,
     /// Phone number.
     pub phone: Option<String>,
+    /// Code in the sales-management system, unique per company (set by imports).
+    pub external_code: Option<String>,
     /// Optimistic-concurrency version, +1 on every update.
     pub version: i32,
     /// When the row was created (UTC).

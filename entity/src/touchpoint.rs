@@ -24,6 +24,8 @@ pub struct Model {
     pub details: Json,
     /// System it came from.
     pub source: Option<String>,
+    /// Reference in the system it came from, unique per company (set by imports).
+    pub external_ref: Option<String>,
     /// When the row was created (UTC).
     pub created_at: DateTimeUtc,
 }

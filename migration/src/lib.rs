@@ -15,6 +15,7 @@ mod m20261124_000008_create_forecast_snapshot;
 mod m20261124_000009_create_analytics_indexes;
 mod m20261124_000010_create_notification;
 mod m20261124_000011_create_webhook;
+mod m20261124_000012_add_import_codes;
 
 /// Every migration of the server, oldest first.
 pub struct Migrator;
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000009_create_analytics_indexes::Migration),
             Box::new(m20261124_000010_create_notification::Migration),
             Box::new(m20261124_000011_create_webhook::Migration),
+            Box::new(m20261124_000012_add_import_codes::Migration),
         ]
     }
 }

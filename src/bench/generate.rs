@@ -294,6 +294,7 @@ pub async fn generate(db: &DatabaseConnection, size: Size, seed: u64) -> AppResu
         for (k, c) in cs.iter_mut().enumerate() {
             *c = id_at(&mut rng, created);
             contacts.hold(contact::ActiveModel {
+                external_code: Set(None),
                 id: Set(*c),
                 company_id: Set(company_id),
                 customer_id: Set(id),

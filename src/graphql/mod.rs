@@ -11,6 +11,7 @@ pub mod customer;
 pub mod deal;
 pub mod energy;
 pub mod forecast;
+pub mod import;
 pub mod insight;
 pub mod kpi;
 pub mod limits;
@@ -68,6 +69,7 @@ pub struct MutationRoot(
     forecast::ForecastMutation,
     notification::NotificationMutation,
     webhook::WebhookMutation,
+    import::ImportMutation,
 );
 
 /// The server's schema type.

@@ -221,7 +221,7 @@ pub struct ContactFields {
 }
 
 /// A contact level of the company's process (default: its first, most junior one).
-fn contact_level(actor: &Actor, level: Option<&str>) -> AppResult<String> {
+pub fn contact_level(actor: &Actor, level: Option<&str>) -> AppResult<String> {
     let levels = &actor.plugins.process.contact_levels;
     let Some(level) = level else {
         return Ok(levels.first().map(|l| l.key.clone()).unwrap_or_else(|| "staff".into()));
@@ -264,6 +264,7 @@ pub async fn create_contact(
     let t = now();
     let flat = |p: Patch<String>| p.flatten();
     let am = contact::ActiveModel {
+        external_code: Set(None),
         id: Set(new_id()),
         company_id: Set(actor.company_id),
         customer_id: Set(customer_id),
@@ -360,6 +361,7 @@ pub async fn record_touchpoint(
         }
     }
     let am = touchpoint::ActiveModel {
+        external_ref: Set(None),
         id: Set(new_id()),
         company_id: Set(actor.company_id),
         customer_id: Set(f.customer_id),

@@ -15,6 +15,7 @@ pub mod customer;
 pub mod deal;
 pub mod energy;
 pub mod forecast;
+pub mod import;
 pub mod insight;
 pub mod kpi;
 pub mod members;

@@ -784,6 +784,11 @@ const MUTATIONS: &[(&str, &str, &str)] = &[
         ADMIN,
     ),
     (
+        "importData",
+        "mutation { importData(kind: PRODUCTS, text: \"code,name\\nIMP,Imported\", dryRun: true) { rows } }",
+        ADMIN,
+    ),
+    (
         "createWebhook",
         "mutation { createWebhook(input: {name: \"h\", url: \"https://chat.example.com/h\", events: [DEAL_WON]}) { secret } }",
         ADMIN,

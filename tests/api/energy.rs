@@ -16,6 +16,7 @@ fn weeks_ago(k: i64) -> DateTime<Utc> {
 async fn contact(app: &TestApp, t: &Tenant, customer: Uuid, level: &str, department: &str) -> Uuid {
     let now = Utc::now();
     entity::contact::ActiveModel {
+        external_code: Set(None),
         id: Set(Uuid::now_v7()),
         company_id: Set(t.company_id),
         customer_id: Set(customer),

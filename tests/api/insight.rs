@@ -11,6 +11,7 @@ use crate::common::{Tenant, TestApp, insert_customer};
 async fn contact(app: &TestApp, t: &Tenant, customer: Uuid, name: &str, level: &str) -> Uuid {
     let now = Utc::now();
     entity::contact::ActiveModel {
+        external_code: Set(None),
         id: Set(Uuid::now_v7()),
         company_id: Set(t.company_id),
         customer_id: Set(customer),

@@ -15,6 +15,7 @@ mod energy;
 mod filters;
 mod forecast;
 mod http;
+mod import;
 mod inputs;
 mod insight;
 mod isolation;

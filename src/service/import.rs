@@ -1,0 +1,1129 @@
+//! Import from the company's sales-management system (seed 000: "no typing
+//! twice, one shared master"): customers, contacts, products, sales records
+//! and marketing touchpoints, from CSV or JSON, matched by the other
+//! system's code so that importing the same file again changes nothing.
+//!
+//! The whole file is read and checked first. Every bad row is reported with
+//! its line (CSV) or position (JSON) and the reason; a file with a bad row
+//! imports nothing unless the caller asks to skip bad rows. A dry run
+//! reports what would be created, updated and left alone, and writes
+//! nothing. The write is one transaction with one audit entry for the import.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use entity::{contact, customer, enums::CustomerStatus, member, product, sales_record, touchpoint};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, Iterable, QueryFilter, QuerySelect,
+};
+use serde_json::json;
+use uuid::Uuid;
+
+use super::{Actor, Scoped, audit, new_id, now};
+use crate::error::AppResult;
+
+/// Most errors listed in a report (the count is always exact).
+const MAX_LISTED_ERRORS: usize = 1000;
+/// Bound values per INSERT statement (SQLite allows 32,766; PostgreSQL 65,535).
+const MAX_PARAMS: usize = 30_000;
+/// Keys per lookup statement.
+const LOOKUP_CHUNK: usize = 1000;
+
+/// What a file holds.
+#[derive(async_graphql::Enum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImportKind {
+    /// `code`, `name`, `name_kana`, `industry`, `address`, `phone`, `website`, `owner_email`, `priority`.
+    Customers,
+    /// `code`, `customer_code`, `name`, `name_kana`, `department`, `title`, `level`, `email`, `phone`.
+    Contacts,
+    /// `code`, `name`, `category`, `unit_price`, `focus`.
+    Products,
+    /// `ref`, `sold_on`, `customer_code`, `product_code`, `member_email`, `amount`, `gross_profit`, `quantity`.
+    SalesRecords,
+    /// `ref`, `customer_code`, `contact_code`, `kind`, `occurred_at`, `title`, `url`, `source`.
+    Touchpoints,
+}
+
+impl ImportKind {
+    /// The kind named `s` (`customers`, `sales-records`, `sales_records`…).
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s.to_ascii_lowercase().replace('-', "_").as_str() {
+            "customers" => Self::Customers,
+            "contacts" => Self::Contacts,
+            "products" => Self::Products,
+            "sales_records" | "sales" => Self::SalesRecords,
+            "touchpoints" => Self::Touchpoints,
+            _ => return None,
+        })
+    }
+
+    /// The columns a file of this kind must have, then the ones it may have.
+    pub fn columns(self) -> (&'static [&'static str], &'static [&'static str]) {
+        match self {
+            Self::Customers => (
+                &["code", "name"],
+                &[
+                    "name_kana",
+                    "industry",
+                    "address",
+                    "phone",
+                    "website",
+                    "owner_email",
+                    "priority",
+                ],
+            ),
+            Self::Contacts => (
+                &["code", "customer_code", "name"],
+                &["name_kana", "department", "title", "level", "email", "phone"],
+            ),
+            Self::Products => (&["code", "name"], &["category", "unit_price", "focus"]),
+            Self::SalesRecords => (
+                &["ref", "sold_on", "customer_code", "amount", "gross_profit"],
+                &["product_code", "member_email", "quantity"],
+            ),
+            Self::Touchpoints => (
+                &["ref", "customer_code", "kind", "occurred_at"],
+                &["contact_code", "title", "url", "source"],
+            ),
+        }
+    }
+}
+
+/// The file's format.
+#[derive(async_graphql::Enum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImportFormat {
+    /// Comma-separated, a header row first, UTF-8 (a byte-order mark is fine).
+    Csv,
+    /// An array of objects keyed by column name.
+    Json,
+}
+
+impl ImportFormat {
+    /// Guessed from a file name: `.json` is JSON, anything else CSV.
+    pub fn from_name(name: &str) -> Self {
+        if name.to_ascii_lowercase().ends_with(".json") {
+            Self::Json
+        } else {
+            Self::Csv
+        }
+    }
+}
+
+/// How to import.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    /// Check and count, write nothing.
+    pub dry_run: bool,
+    /// Import the good rows of a file that has bad ones.
+    pub skip_bad_rows: bool,
+}
+
+/// One bad row.
+#[derive(Debug, Clone, PartialEq, Eq, async_graphql::SimpleObject)]
+pub struct RowError {
+    /// Line in the CSV file (the header is line 1), or position in the JSON array (from 1); 0 for the whole file.
+    pub line: usize,
+    /// What is wrong, column by column.
+    pub message: String,
+}
+
+/// What an import did (or, in a dry run, would do).
+#[derive(Debug, Clone, async_graphql::SimpleObject)]
+pub struct Report {
+    /// What the file held.
+    pub kind: ImportKind,
+    /// Data rows read.
+    pub rows: usize,
+    /// New records.
+    pub created: usize,
+    /// Records whose values changed.
+    pub updated: usize,
+    /// Records already as the file says.
+    pub unchanged: usize,
+    /// Bad rows left out (with `skipBadRows`).
+    pub skipped: usize,
+    /// Bad rows, all counted.
+    pub error_count: usize,
+    /// The first 1,000 bad rows.
+    pub errors: Vec<RowError>,
+    /// Nothing was written because this was a dry run.
+    pub dry_run: bool,
+    /// The changes were written.
+    pub applied: bool,
+}
+
+impl Report {
+    fn new(kind: ImportKind, opts: Options) -> Self {
+        Self {
+            kind,
+            rows: 0,
+            created: 0,
+            updated: 0,
+            unchanged: 0,
+            skipped: 0,
+            error_count: 0,
+            errors: Vec::new(),
+            dry_run: opts.dry_run,
+            applied: false,
+        }
+    }
+
+    fn error(&mut self, line: usize, message: impl Into<String>) {
+        self.error_count += 1;
+        if self.errors.len() < MAX_LISTED_ERRORS {
+            self.errors.push(RowError {
+                line,
+                message: message.into(),
+            });
+        }
+    }
+}
+
+/// A file read: the columns it has, and its rows.
+struct File {
+    columns: HashSet<String>,
+    rows: Vec<Row>,
+}
+
+/// One data row: its line and its non-empty cells by column name.
+struct Row {
+    line: usize,
+    cells: HashMap<String, String>,
+}
+
+/// Reads the file into rows; a file that cannot be read at all is one error
+/// on line 0.
+fn read(bytes: &[u8], format: ImportFormat) -> Result<(Vec<String>, Vec<Row>), String> {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let text = std::str::from_utf8(bytes).map_err(|e| {
+        format!(
+            "the file is not UTF-8 text (byte {}); save it as UTF-8 (Shift_JIS is not read)",
+            e.valid_up_to() + 1
+        )
+    })?;
+    match format {
+        ImportFormat::Csv => read_csv(text),
+        ImportFormat::Json => read_json(text),
+    }
+}
+
+fn column_name(s: &str) -> String {
+    s.trim().to_ascii_lowercase().replace([' ', '-'], "_")
+}
+
+fn read_csv(text: &str) -> Result<(Vec<String>, Vec<Row>), String> {
+    let mut r = csv::ReaderBuilder::new().flexible(false).from_reader(text.as_bytes());
+    let headers: Vec<String> = r
+        .headers()
+        .map_err(|e| format!("the header row cannot be read: {e}"))?
+        .iter()
+        .map(column_name)
+        .collect();
+    let mut rows = Vec::new();
+    let mut record = csv::StringRecord::new();
+    // The reader's own line count is off after CRLF line ends: count the
+    // line feeds before each record's first byte instead.
+    let (mut counted_to, mut line) = (0usize, 1usize);
+    let mut line_at = |byte: usize| {
+        // After a CR LF the reader's position is the LF itself.
+        let byte = if text.as_bytes().get(byte) == Some(&b'\n') {
+            byte + 1
+        } else {
+            byte
+        };
+        let byte = byte.min(text.len());
+        if byte > counted_to {
+            line += text.as_bytes()[counted_to..byte]
+                .iter()
+                .filter(|b| **b == b'\n')
+                .count();
+            counted_to = byte;
+        }
+        line
+    };
+    loop {
+        match r.read_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {
+                let line = record.position().map_or(0, |p| line_at(p.byte() as usize));
+                if record.iter().all(|c| c.trim().is_empty()) {
+                    continue;
+                }
+                let cells = headers
+                    .iter()
+                    .zip(record.iter())
+                    .filter(|(_, v)| !v.trim().is_empty())
+                    .map(|(h, v)| (h.clone(), v.trim().to_owned()))
+                    .collect();
+                rows.push(Row { line, cells });
+            }
+            Err(e) => {
+                let line = e.position().map_or(0, |p| line_at(p.byte() as usize));
+                return Err(match e.kind() {
+                    csv::ErrorKind::UnequalLengths { expected_len, len, .. } => {
+                        format!("line {line}: {len} cells where the header has {expected_len}")
+                    }
+                    _ => format!("line {line}: {e}"),
+                });
+            }
+        }
+    }
+    Ok((headers, rows))
+}
+
+fn read_json(text: &str) -> Result<(Vec<String>, Vec<Row>), String> {
+    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| format!("the file is not JSON: {e}"))?;
+    let items = value
+        .as_array()
+        .ok_or("the JSON file must hold an array of objects, one per row")?;
+    let mut headers: Vec<String> = Vec::new();
+    let mut rows = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        let obj = item
+            .as_object()
+            .ok_or_else(|| format!("row {}: not an object", i + 1))?;
+        let mut cells = HashMap::new();
+        for (k, v) in obj {
+            let name = column_name(k);
+            if !headers.contains(&name) {
+                headers.push(name.clone());
+            }
+            let text = match v {
+                serde_json::Value::Null => continue,
+                serde_json::Value::String(s) => s.trim().to_owned(),
+                serde_json::Value::Number(n) => n.to_string(),
+                serde_json::Value::Bool(b) => b.to_string(),
+                _ => return Err(format!("row {}: `{k}` must be a string, number or boolean", i + 1)),
+            };
+            if !text.is_empty() {
+                cells.insert(name, text);
+            }
+        }
+        rows.push(Row { line: i + 1, cells });
+    }
+    Ok((headers, rows))
+}
+
+/// Reads a row's cells, collecting what is wrong with them.
+struct Cells<'a> {
+    row: &'a Row,
+    columns: &'a HashSet<String>,
+    problems: Vec<String>,
+}
+
+impl<'a> Cells<'a> {
+    fn new(row: &'a Row, columns: &'a HashSet<String>) -> Self {
+        Self {
+            row,
+            columns,
+            problems: Vec::new(),
+        }
+    }
+
+    /// An optional column: `None` when the file does not have it (the
+    /// field is left as it is), `Some(None)` when the cell is empty.
+    fn field(&mut self, col: &str, max: usize) -> Option<Option<String>> {
+        self.columns.contains(col).then(|| self.opt(col, max))
+    }
+
+    fn problem(&mut self, col: &str, msg: impl std::fmt::Display) {
+        self.problems.push(format!("{col}: {msg}"));
+    }
+
+    fn opt(&mut self, col: &str, max: usize) -> Option<String> {
+        let v = self.row.cells.get(col)?;
+        if v.chars().count() > max {
+            self.problem(col, format_args!("longer than {max} characters"));
+            return None;
+        }
+        Some(v.clone())
+    }
+
+    fn req(&mut self, col: &str, max: usize) -> String {
+        if !self.row.cells.contains_key(col) {
+            self.problem(col, "is empty");
+        }
+        self.opt(col, max).unwrap_or_default()
+    }
+
+    fn int(&mut self, col: &str) -> Option<i64> {
+        let v = self.row.cells.get(col)?;
+        match v.replace(',', "").parse::<i64>() {
+            Ok(n) => Some(n),
+            Err(_) => {
+                self.problem(col, format_args!("`{v}` is not a whole number"));
+                None
+            }
+        }
+    }
+
+    fn req_int(&mut self, col: &str) -> i64 {
+        if !self.row.cells.contains_key(col) {
+            self.problem(col, "is empty");
+        }
+        self.int(col).unwrap_or_default()
+    }
+
+    fn flag(&mut self, col: &str) -> Option<bool> {
+        let v = self.row.cells.get(col)?;
+        match v.to_ascii_lowercase().as_str() {
+            "1" | "true" | "yes" | "y" | "○" | "◯" => Some(true),
+            "0" | "false" | "no" | "n" | "×" => Some(false),
+            _ => {
+                self.problem(col, format_args!("`{v}` is not true/false (or 1/0)"));
+                None
+            }
+        }
+    }
+
+    fn date(&mut self, col: &str) -> Option<NaiveDate> {
+        if !self.row.cells.contains_key(col) {
+            self.problem(col, "is empty");
+            return None;
+        }
+        let v = self.row.cells[col].replace('/', "-");
+        match NaiveDate::parse_from_str(&v, "%Y-%m-%d") {
+            Ok(d) => Some(d),
+            Err(_) => {
+                self.problem(col, format_args!("`{v}` is not a date (YYYY-MM-DD)"));
+                None
+            }
+        }
+    }
+
+    /// RFC 3339, or a local date and time (or a date) in the company's zone.
+    fn instant(&mut self, col: &str, tz: chrono_tz::Tz) -> Option<DateTime<Utc>> {
+        if !self.row.cells.contains_key(col) {
+            self.problem(col, "is empty");
+            return None;
+        }
+        let raw = self.row.cells[col].clone();
+        if let Ok(t) = DateTime::parse_from_rfc3339(&raw) {
+            return Some(t.with_timezone(&Utc));
+        }
+        let v = raw.replace('/', "-").replace('T', " ");
+        let local = ["%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M"]
+            .iter()
+            .find_map(|f| NaiveDateTime::parse_from_str(&v, f).ok())
+            .or_else(|| {
+                NaiveDate::parse_from_str(&v, "%Y-%m-%d")
+                    .ok()
+                    .and_then(|d| d.and_hms_opt(0, 0, 0))
+            });
+        match local.and_then(|t| tz.from_local_datetime(&t).earliest()) {
+            Some(t) => Some(t.with_timezone(&Utc)),
+            None => {
+                self.problem(
+                    col,
+                    format_args!("`{raw}` is not a time (YYYY-MM-DD HH:MM, or RFC 3339)"),
+                );
+                None
+            }
+        }
+    }
+
+    fn done(self) -> Result<(), String> {
+        if self.problems.is_empty() {
+            Ok(())
+        } else {
+            Err(self.problems.join("; "))
+        }
+    }
+}
+
+/// What to write: new rows, changed rows, and how many were already so.
+struct Plan<M> {
+    creates: Vec<M>,
+    updates: Vec<M>,
+    unchanged: usize,
+}
+
+impl<M: PartialEq> Plan<M> {
+    fn new() -> Self {
+        Self {
+            creates: Vec::new(),
+            updates: Vec::new(),
+            unchanged: 0,
+        }
+    }
+
+    /// `desired` is `existing` with the file's values written over it, or a
+    /// new row. Returns whether it is a change to an existing row.
+    fn add(&mut self, existing: Option<&M>, desired: M) -> bool {
+        match existing {
+            Some(e) if *e == desired => {
+                self.unchanged += 1;
+                false
+            }
+            Some(_) => {
+                self.updates.push(desired);
+                true
+            }
+            None => {
+                self.creates.push(desired);
+                false
+            }
+        }
+    }
+}
+
+/// The company's rows whose `key` is one of `keys`.
+async fn existing<E: Scoped>(
+    db: &impl ConnectionTrait,
+    company_id: Uuid,
+    key: E::Column,
+    keys: &[&str],
+) -> AppResult<Vec<E::Model>> {
+    let mut out = Vec::new();
+    for chunk in keys.chunks(LOOKUP_CHUNK) {
+        out.extend(
+            E::find()
+                .filter(E::company_col().eq(company_id))
+                .filter(key.is_in(chunk.iter().copied()))
+                .all(db)
+                .await?,
+        );
+    }
+    Ok(out)
+}
+
+/// Live customers by code, for rows that point at one.
+async fn customer_ids(db: &impl ConnectionTrait, actor: &Actor, rows: &[Row]) -> AppResult<HashMap<String, Uuid>> {
+    let codes: Vec<&str> = unique(rows.iter().filter_map(|r| r.cells.get("customer_code")));
+    let mut out = HashMap::with_capacity(codes.len());
+    for chunk in codes.chunks(LOOKUP_CHUNK) {
+        let found: Vec<(Option<String>, Uuid)> = customer::Entity::find()
+            .select_only()
+            .columns([customer::Column::ExternalCode, customer::Column::Id])
+            .filter(customer::Column::CompanyId.eq(actor.company_id))
+            .filter(customer::Column::DeletedAt.is_null())
+            .filter(customer::Column::ExternalCode.is_in(chunk.iter().copied()))
+            .into_tuple()
+            .all(db)
+            .await?;
+        out.extend(found.into_iter().filter_map(|(code, id)| code.map(|c| (c, id))));
+    }
+    Ok(out)
+}
+
+/// The company's members by lower-cased e-mail.
+async fn member_ids(db: &impl ConnectionTrait, actor: &Actor) -> AppResult<HashMap<String, Uuid>> {
+    let rows: Vec<(String, Uuid)> = member::Entity::find()
+        .select_only()
+        .columns([member::Column::Email, member::Column::Id])
+        .filter(member::Column::CompanyId.eq(actor.company_id))
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().map(|(e, id)| (e.to_lowercase(), id)).collect())
+}
+
+fn unique<'a>(values: impl Iterator<Item = &'a String>) -> Vec<&'a str> {
+    let mut seen = HashSet::new();
+    values.map(String::as_str).filter(|v| seen.insert(*v)).collect()
+}
+
+/// Checks the header: every required column there, none unknown.
+fn check_header(kind: ImportKind, headers: &[String]) -> Result<(), String> {
+    let (required, optional) = kind.columns();
+    let missing: Vec<&str> = required
+        .iter()
+        .copied()
+        .filter(|c| !headers.iter().any(|h| h == c))
+        .collect();
+    if !missing.is_empty() {
+        return Err(format!("missing column(s): {}", missing.join(", ")));
+    }
+    if let Some(h) = headers
+        .iter()
+        .find(|h| !required.contains(&h.as_str()) && !optional.contains(&h.as_str()))
+    {
+        let all: Vec<&str> = required.iter().chain(optional).copied().collect();
+        return Err(format!("unknown column `{h}` (columns: {})", all.join(", ")));
+    }
+    Ok(())
+}
+
+/// Imports `bytes` as `kind`. Bad input is reported, not raised: the
+/// `Err` cases are the caller's rights and the database.
+pub async fn run(
+    db: &impl ConnectionTrait,
+    actor: &Actor,
+    kind: ImportKind,
+    format: ImportFormat,
+    bytes: &[u8],
+    opts: Options,
+) -> AppResult<Report> {
+    actor.require_admin("import data")?;
+    let mut report = Report::new(kind, opts);
+    let (headers, rows) = match read(bytes, format).and_then(|(h, r)| check_header(kind, &h).map(|()| (h, r))) {
+        Ok(read) => read,
+        Err(msg) => {
+            report.error(0, msg);
+            return Ok(report);
+        }
+    };
+    report.rows = rows.len();
+    let mut bad: HashSet<usize> = HashSet::new();
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    // A key twice in one file: the second is an error (which one wins is not guessable).
+    let key_col = kind.columns().0[0];
+    for r in &rows {
+        if let Some(k) = r.cells.get(key_col)
+            && let Some(first) = seen.insert(k.clone(), r.line)
+        {
+            report.error(
+                r.line,
+                format!("{key_col}: `{k}` appears again (first on line {first})"),
+            );
+            bad.insert(r.line);
+        }
+    }
+    let file = File {
+        columns: headers.into_iter().collect(),
+        rows: rows.into_iter().filter(|r| !bad.contains(&r.line)).collect(),
+    };
+    let writes = match kind {
+        ImportKind::Customers => customers(db, actor, &file, &mut report).await?,
+        ImportKind::Contacts => contacts(db, actor, &file, &mut report).await?,
+        ImportKind::Products => products(db, actor, &file, &mut report).await?,
+        ImportKind::SalesRecords => sales_records(db, actor, &file, &mut report).await?,
+        ImportKind::Touchpoints => touchpoints(db, actor, &file, &mut report).await?,
+    };
+    report.errors.sort_by_key(|e| e.line);
+    if report.error_count > 0 {
+        if !opts.skip_bad_rows {
+            report.created = 0;
+            report.updated = 0;
+            report.unchanged = 0;
+            return Ok(report);
+        }
+        report.skipped = report.error_count;
+    }
+    if opts.dry_run || report.created + report.updated == 0 {
+        return Ok(report);
+    }
+    writes.apply(db).await?;
+    let summary = json!({
+        "kind": format!("{kind:?}"),
+        "rows": report.rows,
+        "created": report.created,
+        "updated": report.updated,
+        "skipped": report.skipped,
+    });
+    audit::record(db, actor, "import", &("import", new_id()), None, Some(&summary)).await?;
+    report.applied = true;
+    Ok(report)
+}
+
+/// The writes of one import, of whichever kind.
+enum Writes {
+    Customers(Plan<customer::Model>),
+    Contacts(Plan<contact::Model>),
+    Products(Plan<product::Model>),
+    SalesRecords(Plan<sales_record::Model>),
+    Touchpoints(Plan<touchpoint::Model>),
+}
+
+impl Writes {
+    async fn apply(self, db: &impl ConnectionTrait) -> AppResult<()> {
+        match self {
+            Self::Customers(p) => write::<customer::Entity, customer::ActiveModel>(db, p).await,
+            Self::Contacts(p) => write::<contact::Entity, contact::ActiveModel>(db, p).await,
+            Self::Products(p) => write::<product::Entity, product::ActiveModel>(db, p).await,
+            Self::SalesRecords(p) => write::<sales_record::Entity, sales_record::ActiveModel>(db, p).await,
+            Self::Touchpoints(p) => write::<touchpoint::Entity, touchpoint::ActiveModel>(db, p).await,
+        }
+    }
+}
+
+async fn write<E, A>(db: &impl ConnectionTrait, plan: Plan<E::Model>) -> AppResult<()>
+where
+    E: EntityTrait,
+    A: ActiveModelTrait<Entity = E> + sea_orm::ActiveModelBehavior + Send,
+    E::Model: IntoActiveModel<A>,
+{
+    let per_statement = (MAX_PARAMS / E::Column::iter().count()).max(1);
+    let mut creates = plan.creates.into_iter().peekable();
+    while creates.peek().is_some() {
+        let chunk: Vec<A> = creates
+            .by_ref()
+            .take(per_statement)
+            .map(|m| m.into_active_model().reset_all())
+            .collect();
+        E::insert_many(chunk).exec_without_returning(db).await?;
+    }
+    for m in plan.updates {
+        m.into_active_model().reset_all().update(db).await?;
+    }
+    Ok(())
+}
+
+/// Counts a planned row into the report.
+fn count<M: PartialEq>(plan: &mut Plan<M>, report: &mut Report, existing: Option<&M>, desired: M) {
+    let is_new = existing.is_none();
+    if plan.add(existing, desired) {
+        report.updated += 1;
+    } else if is_new {
+        report.created += 1;
+    } else {
+        report.unchanged += 1;
+    }
+}
+
+async fn customers(db: &impl ConnectionTrait, actor: &Actor, file: &File, report: &mut Report) -> AppResult<Writes> {
+    let codes = unique(file.rows.iter().filter_map(|r| r.cells.get("code")));
+    let found = existing::<customer::Entity>(db, actor.company_id, customer::Column::ExternalCode, &codes).await?;
+    let found: HashMap<String, customer::Model> = found
+        .into_iter()
+        .filter_map(|c| c.external_code.clone().map(|k| (k, c)))
+        .collect();
+    let members = member_ids(db, actor).await?;
+    let t = now();
+    let mut plan = Plan::new();
+    for r in &file.rows {
+        let mut c = Cells::new(r, &file.columns);
+        let code = c.req("code", 64);
+        let name = c.req("name", 200);
+        let name_kana = c.field("name_kana", 200);
+        let industry = c.field("industry", 100);
+        let address = c.field("address", 500);
+        let phone = c.field("phone", 50);
+        let website = c.field("website", 500);
+        let priority = c.flag("priority");
+        let owner = c
+            .opt("owner_email", 320)
+            .and_then(|e| match members.get(&e.to_lowercase()) {
+                Some(id) => Some(*id),
+                None => {
+                    c.problem("owner_email", format_args!("no member has the e-mail `{e}`"));
+                    None
+                }
+            });
+        let before = found.get(&code);
+        if before.is_some_and(|b| b.deleted_at.is_some()) {
+            c.problem(
+                "code",
+                format_args!("customer `{code}` was deleted here; restore it or give it a new code"),
+            );
+        }
+        if let Err(msg) = c.done() {
+            report.error(r.line, msg);
+            continue;
+        }
+        let mut m = before.cloned().unwrap_or_else(|| customer::Model {
+            id: new_id(),
+            company_id: actor.company_id,
+            group_id: None,
+            owner_id: actor.member_id,
+            name: String::new(),
+            name_kana: None,
+            external_code: Some(code.clone()),
+            is_priority: false,
+            status: CustomerStatus::Prospect,
+            industry: None,
+            address: None,
+            phone: None,
+            website: None,
+            custom_fields: json!({}),
+            last_contact_at: None,
+            version: 1,
+            created_at: t,
+            updated_at: t,
+            deleted_at: None,
+        });
+        m.name = name;
+        for (field, value) in [
+            (&mut m.name_kana, name_kana),
+            (&mut m.industry, industry),
+            (&mut m.address, address),
+            (&mut m.phone, phone),
+            (&mut m.website, website),
+        ] {
+            if let Some(v) = value {
+                *field = v;
+            }
+        }
+        if let Some(p) = priority {
+            m.is_priority = p;
+        }
+        if let Some(o) = owner {
+            m.owner_id = o;
+        }
+        if before.is_some_and(|b| *b != m) {
+            m.version += 1;
+            m.updated_at = t;
+        }
+        count(&mut plan, report, before, m);
+    }
+    Ok(Writes::Customers(plan))
+}
+
+async fn contacts(db: &impl ConnectionTrait, actor: &Actor, file: &File, report: &mut Report) -> AppResult<Writes> {
+    let codes = unique(file.rows.iter().filter_map(|r| r.cells.get("code")));
+    let found = existing::<contact::Entity>(db, actor.company_id, contact::Column::ExternalCode, &codes).await?;
+    let found: HashMap<String, contact::Model> = found
+        .into_iter()
+        .filter_map(|c| c.external_code.clone().map(|k| (k, c)))
+        .collect();
+    let customers = customer_ids(db, actor, &file.rows).await?;
+    let t = now();
+    let mut plan = Plan::new();
+    for r in &file.rows {
+        let mut c = Cells::new(r, &file.columns);
+        let code = c.req("code", 64);
+        let customer_code = c.req("customer_code", 64);
+        let name = c.req("name", 200);
+        let name_kana = c.field("name_kana", 200);
+        let department = c.field("department", 200);
+        let title = c.field("title", 200);
+        let email = c.field("email", 320);
+        let phone = c.field("phone", 50);
+        // Without the column, a contact keeps its level; a new one gets the first.
+        let level = match c.field("level", 64) {
+            None if found.contains_key(&code) => None,
+            cell => match super::customer::contact_level(actor, cell.flatten().as_deref()) {
+                Ok(l) => Some(l),
+                Err(e) => {
+                    c.problems.push(e.public_message());
+                    None
+                }
+            },
+        };
+        let customer_id = customers.get(&customer_code).copied();
+        if customer_id.is_none() && !customer_code.is_empty() {
+            c.problem(
+                "customer_code",
+                format_args!("no customer has the code `{customer_code}`; import customers first"),
+            );
+        }
+        let before = found.get(&code);
+        if before.is_some_and(|b| b.deleted_at.is_some()) {
+            c.problem(
+                "code",
+                format_args!("contact `{code}` was deleted here; give it a new code"),
+            );
+        }
+        if let Err(msg) = c.done() {
+            report.error(r.line, msg);
+            continue;
+        }
+        let mut m = before.cloned().unwrap_or_else(|| contact::Model {
+            id: new_id(),
+            company_id: actor.company_id,
+            customer_id: Uuid::nil(),
+            name: String::new(),
+            name_kana: None,
+            department: None,
+            title: None,
+            level: String::new(),
+            email: None,
+            phone: None,
+            external_code: Some(code.clone()),
+            version: 1,
+            created_at: t,
+            updated_at: t,
+            deleted_at: None,
+        });
+        m.customer_id = customer_id.unwrap_or_default();
+        m.name = name;
+        for (field, value) in [
+            (&mut m.name_kana, name_kana),
+            (&mut m.department, department),
+            (&mut m.title, title),
+            (&mut m.email, email),
+            (&mut m.phone, phone),
+        ] {
+            if let Some(v) = value {
+                *field = v;
+            }
+        }
+        if let Some(l) = level {
+            m.level = l;
+        }
+        if before.is_some_and(|b| *b != m) {
+            m.version += 1;
+            m.updated_at = t;
+        }
+        count(&mut plan, report, before, m);
+    }
+    Ok(Writes::Contacts(plan))
+}
+
+async fn products(db: &impl ConnectionTrait, actor: &Actor, file: &File, report: &mut Report) -> AppResult<Writes> {
+    let codes = unique(file.rows.iter().filter_map(|r| r.cells.get("code")));
+    let found = existing::<product::Entity>(db, actor.company_id, product::Column::Code, &codes).await?;
+    let found: HashMap<String, product::Model> = found
+        .into_iter()
+        .filter_map(|p| p.code.clone().map(|k| (k, p)))
+        .collect();
+    let t = now();
+    let mut plan = Plan::new();
+    for r in &file.rows {
+        let mut c = Cells::new(r, &file.columns);
+        let code = c.req("code", 64);
+        let name = c.req("name", 200);
+        let category = c.field("category", 100);
+        let unit_price = c.int("unit_price");
+        if unit_price.is_some_and(|p| p < 0) {
+            c.problem("unit_price", "is negative");
+        }
+        let focus = c.flag("focus");
+        let before = found.get(&code);
+        if let Err(msg) = c.done() {
+            report.error(r.line, msg);
+            continue;
+        }
+        let mut m = before.cloned().unwrap_or_else(|| product::Model {
+            id: new_id(),
+            company_id: actor.company_id,
+            code: Some(code.clone()),
+            name: String::new(),
+            category: None,
+            is_focus: false,
+            unit_price: None,
+            created_at: t,
+            updated_at: t,
+            deleted_at: None,
+        });
+        m.name = name;
+        if let Some(v) = category {
+            m.category = v;
+        }
+        if file.columns.contains("unit_price") {
+            m.unit_price = unit_price;
+        }
+        if let Some(f) = focus {
+            m.is_focus = f;
+        }
+        // A product the master still sells comes back.
+        m.deleted_at = None;
+        if before.is_some_and(|b| *b != m) {
+            m.updated_at = t;
+        }
+        count(&mut plan, report, before, m);
+    }
+    Ok(Writes::Products(plan))
+}
+
+async fn sales_records(
+    db: &impl ConnectionTrait,
+    actor: &Actor,
+    file: &File,
+    report: &mut Report,
+) -> AppResult<Writes> {
+    let refs = unique(file.rows.iter().filter_map(|r| r.cells.get("ref")));
+    let found =
+        existing::<sales_record::Entity>(db, actor.company_id, sales_record::Column::ExternalRef, &refs).await?;
+    let found: HashMap<String, sales_record::Model> = found.into_iter().map(|s| (s.external_ref.clone(), s)).collect();
+    let customers = customer_ids(db, actor, &file.rows).await?;
+    let members = member_ids(db, actor).await?;
+    let product_codes = unique(file.rows.iter().filter_map(|r| r.cells.get("product_code")));
+    let products: HashMap<String, Uuid> =
+        existing::<product::Entity>(db, actor.company_id, product::Column::Code, &product_codes)
+            .await?
+            .into_iter()
+            .filter(|p| p.deleted_at.is_none())
+            .filter_map(|p| p.code.map(|c| (c, p.id)))
+            .collect();
+    let t = now();
+    let mut plan = Plan::new();
+    for r in &file.rows {
+        let mut c = Cells::new(r, &file.columns);
+        let key = c.req("ref", 100);
+        let sold_on = c.date("sold_on");
+        let customer_code = c.req("customer_code", 64);
+        let amount = c.req_int("amount");
+        let gross_profit = c.req_int("gross_profit");
+        let quantity = c.int("quantity").and_then(|q| match i32::try_from(q) {
+            Ok(q) => Some(q),
+            Err(_) => {
+                c.problem("quantity", "is too large");
+                None
+            }
+        });
+        let customer_id = customers.get(&customer_code).copied();
+        if customer_id.is_none() && !customer_code.is_empty() {
+            c.problem(
+                "customer_code",
+                format_args!("no customer has the code `{customer_code}`; import customers first"),
+            );
+        }
+        let product_id = c.opt("product_code", 64).and_then(|code| match products.get(&code) {
+            Some(id) => Some(*id),
+            None => {
+                c.problem("product_code", format_args!("no product has the code `{code}`"));
+                None
+            }
+        });
+        let member_id = c
+            .opt("member_email", 320)
+            .and_then(|e| match members.get(&e.to_lowercase()) {
+                Some(id) => Some(*id),
+                None => {
+                    c.problem("member_email", format_args!("no member has the e-mail `{e}`"));
+                    None
+                }
+            });
+        let before = found.get(&key);
+        let problems = std::mem::take(&mut c.problems);
+        let (Some(sold_on), true) = (sold_on, problems.is_empty()) else {
+            report.error(r.line, problems.join("; "));
+            continue;
+        };
+        let mut m = before.cloned().unwrap_or_else(|| sales_record::Model {
+            id: new_id(),
+            company_id: actor.company_id,
+            customer_id: Uuid::nil(),
+            product_id: None,
+            member_id: None,
+            sold_on,
+            amount: 0,
+            gross_profit: 0,
+            quantity: None,
+            external_ref: key.clone(),
+            created_at: t,
+        });
+        m.customer_id = customer_id.unwrap_or_default();
+        m.sold_on = sold_on;
+        m.amount = amount;
+        m.gross_profit = gross_profit;
+        // Columns the file does not have leave the record's values alone.
+        if file.columns.contains("product_code") {
+            m.product_id = product_id;
+        }
+        if file.columns.contains("member_email") {
+            m.member_id = member_id;
+        }
+        if file.columns.contains("quantity") {
+            m.quantity = quantity;
+        }
+        count(&mut plan, report, before, m);
+    }
+    Ok(Writes::SalesRecords(plan))
+}
+
+async fn touchpoints(db: &impl ConnectionTrait, actor: &Actor, file: &File, report: &mut Report) -> AppResult<Writes> {
+    let refs = unique(file.rows.iter().filter_map(|r| r.cells.get("ref")));
+    let found = existing::<touchpoint::Entity>(db, actor.company_id, touchpoint::Column::ExternalRef, &refs).await?;
+    let found: HashMap<String, touchpoint::Model> = found
+        .into_iter()
+        .filter_map(|t| t.external_ref.clone().map(|k| (k, t)))
+        .collect();
+    let customers = customer_ids(db, actor, &file.rows).await?;
+    let contact_codes = unique(file.rows.iter().filter_map(|r| r.cells.get("contact_code")));
+    let contacts: HashMap<String, (Uuid, Uuid)> =
+        existing::<contact::Entity>(db, actor.company_id, contact::Column::ExternalCode, &contact_codes)
+            .await?
+            .into_iter()
+            .filter(|c| c.deleted_at.is_none())
+            .filter_map(|c| c.external_code.map(|k| (k, (c.id, c.customer_id))))
+            .collect();
+    let t = now();
+    let mut plan = Plan::new();
+    for r in &file.rows {
+        let mut c = Cells::new(r, &file.columns);
+        let key = c.req("ref", 100);
+        let customer_code = c.req("customer_code", 64);
+        let kind = c.req("kind", 64);
+        if !kind.is_empty()
+            && let Err(e) = super::validate::key("kind", &kind)
+        {
+            c.problems.push(e.public_message());
+        }
+        let occurred_at = c.instant("occurred_at", actor.time_zone);
+        let title = c.opt("title", 500);
+        let url = c.opt("url", 2000);
+        let source = c.opt("source", 64);
+        let customer_id = customers.get(&customer_code).copied();
+        if customer_id.is_none() && !customer_code.is_empty() {
+            c.problem(
+                "customer_code",
+                format_args!("no customer has the code `{customer_code}`; import customers first"),
+            );
+        }
+        let contact_id = c.opt("contact_code", 64).and_then(|code| match contacts.get(&code) {
+            Some((id, of)) if Some(*of) == customer_id => Some(*id),
+            Some(_) => {
+                c.problem(
+                    "contact_code",
+                    format_args!("contact `{code}` works for another customer"),
+                );
+                None
+            }
+            None => {
+                c.problem("contact_code", format_args!("no contact has the code `{code}`"));
+                None
+            }
+        });
+        let before = found.get(&key);
+        let problems = std::mem::take(&mut c.problems);
+        let (Some(occurred_at), true) = (occurred_at, problems.is_empty()) else {
+            report.error(r.line, problems.join("; "));
+            continue;
+        };
+        let mut details = serde_json::Map::new();
+        if let Some(title) = title {
+            details.insert("title".into(), title.into());
+        }
+        if let Some(url) = url {
+            details.insert("url".into(), url.into());
+        }
+        let mut m = before.cloned().unwrap_or_else(|| touchpoint::Model {
+            id: new_id(),
+            company_id: actor.company_id,
+            customer_id: Uuid::nil(),
+            contact_id: None,
+            kind: String::new(),
+            occurred_at,
+            details: json!({}),
+            source: None,
+            external_ref: Some(key.clone()),
+            created_at: t,
+        });
+        m.customer_id = customer_id.unwrap_or_default();
+        m.kind = kind;
+        m.occurred_at = occurred_at;
+        if file.columns.contains("contact_code") {
+            m.contact_id = contact_id;
+        }
+        if file.columns.contains("title") || file.columns.contains("url") {
+            m.details = details.into();
+        }
+        if file.columns.contains("source") {
+            m.source = source;
+        }
+        count(&mut plan, report, before, m);
+    }
+    Ok(Writes::Touchpoints(plan))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bom_is_dropped_and_shift_jis_is_refused() {
+        let (headers, rows) = read("\u{feff}Code,Name\r\nA1,日本語\r\n".as_bytes(), ImportFormat::Csv).unwrap();
+        assert_eq!(headers, ["code", "name"]);
+        assert_eq!(rows[0].cells["name"], "日本語");
+        assert_eq!(rows[0].line, 2);
+        // "テスト" in Shift_JIS.
+        let err = read(b"code,name\nX,\x83\x65\x83\x58\x83\x67\n", ImportFormat::Csv)
+            .err()
+            .unwrap();
+        assert!(err.contains("not UTF-8") && err.contains("Shift_JIS"), "{err}");
+    }
+
+    #[test]
+    fn quoted_cells_may_hold_commas_and_line_breaks() {
+        let text = "code,name\nA,\"Line one\nline two, still\"\nB,b\n";
+        let (_, rows) = read(text.as_bytes(), ImportFormat::Csv).unwrap();
+        assert_eq!(rows[0].cells["name"], "Line one\nline two, still");
+        assert_eq!(
+            (rows[0].line, rows[1].line),
+            (2, 4),
+            "lines are the file's, not the record count"
+        );
+    }
+}
