@@ -154,7 +154,11 @@ pub async fn import(config: &Config, job: ImportJob) -> Result<(), String> {
     if report.error_count > report.errors.len() {
         eprintln!("… and {} more bad rows", report.error_count - report.errors.len());
     }
-    let verb = if report.applied { "imported" } else { "would import" };
+    let verb = if report.dry_run || (report.error_count > 0 && !job.options.skip_bad_rows) {
+        "would import"
+    } else {
+        "imported"
+    };
     println!(
         "{verb} {} rows in {:.1} s: {} created, {} updated, {} unchanged, {} skipped, {} bad",
         report.rows,

@@ -181,6 +181,8 @@ string_enum!(
         DealLost = "deal_lost",
         /// A quality indicator of a deal the recipient belongs to changed.
         Quality = "quality",
+        /// A question of the recipient's (or one they follow) was answered, or their answer accepted.
+        Answer = "answer",
     }
 );
 
@@ -209,5 +211,7 @@ string_enum!(
         Customer = "customer",
         /// A task.
         Task = "task",
+        /// A question on a stage of the process.
+        Question = "question",
     }
 );

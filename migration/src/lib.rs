@@ -16,6 +16,7 @@ mod m20261124_000009_create_analytics_indexes;
 mod m20261124_000010_create_notification;
 mod m20261124_000011_create_webhook;
 mod m20261124_000012_add_import_codes;
+mod m20261124_000013_create_question;
 
 /// Every migration of the server, oldest first.
 pub struct Migrator;
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000010_create_notification::Migration),
             Box::new(m20261124_000011_create_webhook::Migration),
             Box::new(m20261124_000012_add_import_codes::Migration),
+            Box::new(m20261124_000013_create_question::Migration),
         ]
     }
 }

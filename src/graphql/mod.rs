@@ -21,6 +21,7 @@ pub mod notification;
 pub mod org;
 pub mod pipeline;
 pub mod process;
+pub mod qa;
 pub mod scalars;
 pub mod task;
 pub mod webhook;
@@ -53,6 +54,7 @@ pub struct QueryRoot(
     insight::InsightQuery,
     notification::NotificationQuery,
     webhook::WebhookQuery,
+    qa::QaQuery,
 );
 
 /// Every mutation of the API.
@@ -70,6 +72,7 @@ pub struct MutationRoot(
     notification::NotificationMutation,
     webhook::WebhookMutation,
     import::ImportMutation,
+    qa::QaMutation,
 );
 
 /// The server's schema type.

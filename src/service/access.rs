@@ -18,10 +18,10 @@
 use std::collections::HashSet;
 
 use entity::{
-    activity, activity_contact, activity_product, activity_reaction, api_key, audit_log, comment, company, contact,
-    customer, customer_group, daily_report, deal, deal_member, deal_quality, deal_stage_history,
+    activity, activity_contact, activity_product, activity_reaction, answer, api_key, audit_log, comment, company,
+    contact, customer, customer_group, daily_report, deal, deal_member, deal_quality, deal_stage_history,
     enums::{CommentSubject, Role},
-    member, product, quote, sales_record, target, task, team, touchpoint,
+    member, product, question, quote, sales_record, target, task, team, touchpoint,
 };
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, QueryTrait, Select,
@@ -216,6 +216,8 @@ open_to_company!(
     member,
     team,
     product,
+    question,
+    answer,
     customer_group,
     target,
     audit_log,

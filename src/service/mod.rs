@@ -23,6 +23,7 @@ pub mod notify;
 pub mod period;
 pub mod pipeline;
 pub mod plan;
+pub mod qa;
 pub mod rescore;
 pub mod sql;
 pub mod task;
@@ -138,6 +139,8 @@ scoped! {
     api_key => "API key";
     notification => "Notification";
     webhook => "Webhook", soft;
+    question => "Question", soft;
+    answer => "Answer", soft;
     webhook_delivery => "Webhook delivery";
 }
 

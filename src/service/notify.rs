@@ -11,7 +11,7 @@ use chrono::{Duration, NaiveDate};
 use entity::{
     activity, comment, company, customer, daily_report, deal, deal_member,
     enums::{CommentSubject, DealStatus, NotificationKind, NotificationSubject, TaskStatus},
-    follow, member, notification, notification_mute, task, team,
+    follow, member, notification, notification_mute, question, task, team,
 };
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set, sea_query::OnConflict};
 use serde_json::json;
@@ -240,6 +240,8 @@ async fn readable(db: &impl ConnectionTrait, reader: &Actor, (kind, id): (Notifi
         NotificationSubject::Task => find_readable::<task::Entity>(db, reader, id, Some(task::Column::DeletedAt))
             .await
             .map(drop),
+        // Questions are open to the whole company.
+        NotificationSubject::Question => super::find_live::<question::Entity>(db, reader, id).await.map(drop),
     }
 }
 
@@ -570,16 +572,7 @@ pub async fn commented(
     )
     .await?;
     let mut people = owners(db, actor, c.subject_type, c.subject_id).await?;
-    let followers: Vec<Uuid> = follow::Entity::find()
-        .select_only()
-        .column(follow::Column::MemberId)
-        .filter(follow::Column::CompanyId.eq(actor.company_id))
-        .filter(follow::Column::SubjectType.eq(subject.0))
-        .filter(follow::Column::SubjectId.eq(subject.1))
-        .into_tuple()
-        .all(db)
-        .await?;
-    people.extend(followers);
+    people.extend(followers(db, actor, subject).await?);
     if let Some(parent) = c.parent_id
         && let Ok(p) = super::find_scoped::<comment::Entity>(db, actor, parent).await
     {
@@ -604,6 +597,24 @@ pub async fn commented(
     });
     post_to_webhooks(db, &actor.into(), &draft, c.subject_id, details).await?;
     set_follow(db, actor, subject, true).await
+}
+
+/// Who follows a record.
+pub async fn followers(
+    db: &impl ConnectionTrait,
+    actor: &Actor,
+    (kind, id): (NotificationSubject, Uuid),
+) -> AppResult<BTreeSet<Uuid>> {
+    let ids: Vec<Uuid> = follow::Entity::find()
+        .select_only()
+        .column(follow::Column::MemberId)
+        .filter(follow::Column::CompanyId.eq(actor.company_id))
+        .filter(follow::Column::SubjectType.eq(kind))
+        .filter(follow::Column::SubjectId.eq(id))
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(ids.into_iter().collect())
 }
 
 /// Starts or stops following a record.

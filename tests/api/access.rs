@@ -242,7 +242,14 @@ async fn prepare(app: &TestApp, o: &Org) -> Value {
         .await
         .expect("key");
     let (hook, delivery) = crate::common::webhook_with_delivery(db, o.r1.company_id, "victim hook").await;
+    let question = service::qa::ask(db, r1, "proposal", &format!("Q{n}"), "how?")
+        .await
+        .expect("question");
+    let answer = service::qa::answer(db, r1, question.id, "like this")
+        .await
+        .expect("answer");
     json!({
+        "question": s(question.id), "answer": s(answer.id),
         "webhook": s(hook), "delivery": s(delivery),
         "customer": s(c.id), "contact": s(contact.id), "deal": s(d.id), "closed": s(closed.id), "quote": s(q.id),
         "activity": s(a.id), "report": s(report.id), "task": s(k.id), "comment": s(comment.id), "product": s(product.id),
@@ -468,6 +475,16 @@ const QUERIES: &[(&str, &str, &str)] = &[
     ),
     ("auditLog", "{ auditLog(first: 1) { totalCount } }", "F F F F ok ok ok"),
     ("webhooks", "{ webhooks { id } }", "F F F F ok ok ok"),
+    (
+        "questions",
+        "{ questions(stage: \"proposal\", search: \"Q\") { totalCount nodes { answers { id } } } }",
+        "ok ok ok ok ok ok ok",
+    ),
+    (
+        "question",
+        "query($question: ID!) { question(id: $question) { title } }",
+        "ok ok ok ok ok ok ok",
+    ),
     (
         "webhookDeliveries",
         "{ webhookDeliveries(first: 5) { totalCount } }",
@@ -782,6 +799,36 @@ const MUTATIONS: &[(&str, &str, &str)] = &[
         "revokeApiKey",
         "mutation($key: ID!) { revokeApiKey(id: $key) { id } }",
         ADMIN,
+    ),
+    (
+        "askQuestion",
+        "mutation { askQuestion(input: {stage: \"proposal\", title: \"t\", body: \"b\"}) { id } }",
+        ANYONE,
+    ),
+    (
+        "updateQuestion",
+        "mutation($question: ID!) { updateQuestion(id: $question, input: {stage: \"hearing\", title: \"t\", body: \"b\"}) { id } }",
+        "ok F F F F F F",
+    ),
+    (
+        "answerQuestion",
+        "mutation($question: ID!) { answerQuestion(questionId: $question, body: \"b\") { id } }",
+        ANYONE,
+    ),
+    (
+        "acceptAnswer",
+        "mutation($question: ID!, $answer: ID!) { acceptAnswer(questionId: $question, answerId: $answer) { id } }",
+        "ok F F F ok F ok",
+    ),
+    (
+        "deleteQuestion",
+        "mutation($question: ID!) { deleteQuestion(id: $question) }",
+        "ok F F F ok F ok",
+    ),
+    (
+        "deleteAnswer",
+        "mutation($answer: ID!) { deleteAnswer(id: $answer) }",
+        "ok F F F ok F ok",
     ),
     (
         "importData",

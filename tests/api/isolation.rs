@@ -158,6 +158,14 @@ async fn seed_alpha(app: &TestApp, admin: Uuid, rep: Uuid, team: Uuid) -> HashMa
     add("apikey", key.id);
     let (hook, delivery) = crate::common::webhook_with_delivery(db, admin.company_id, "ALPHA hook").await;
     add("webhook", hook);
+    let question = service::qa::ask(db, &admin, "proposal", "ALPHA question", "ALPHA body")
+        .await
+        .expect("question");
+    let answer = service::qa::answer(db, &admin, question.id, "ALPHA answer")
+        .await
+        .expect("answer");
+    add("question", question.id);
+    add("answer", answer.id);
     add("delivery", delivery);
     add("team", team);
     add("member", rep);
@@ -413,6 +421,25 @@ const ATTEMPTS: &[(&str, &str)] = &[
         "delivery",
         "mutation($id: ID!) { retryWebhookDelivery(id: $id) { id } }",
     ),
+    ("question", "query($id: ID!) { question(id: $id) { title } }"),
+    (
+        "question",
+        "mutation($id: ID!) { answerQuestion(questionId: $id, body: \"x\") { id } }",
+    ),
+    (
+        "question",
+        "mutation($id: ID!) { acceptAnswer(questionId: $id) { id } }",
+    ),
+    (
+        "question",
+        "mutation($id: ID!) { updateQuestion(id: $id, input: {stage: \"hearing\", title: \"x\", body: \"y\"}) { id } }",
+    ),
+    ("question", "mutation($id: ID!) { deleteQuestion(id: $id) }"),
+    (
+        "question",
+        "mutation($id: ID!) { follow(subjectType: QUESTION, subjectId: $id) }",
+    ),
+    ("answer", "mutation($id: ID!) { deleteAnswer(id: $id) }"),
     ("apikey", "mutation($id: ID!) { revokeApiKey(id: $id) { id } }"),
     (
         "apikey",
@@ -588,6 +615,8 @@ async fn snapshot(app: &TestApp, company: Uuid) -> Vec<(String, String)> {
         "touchpoint",
         "webhook",
         "webhook_delivery",
+        "question",
+        "answer",
     ] {
         let version = match table {
             "customer" | "contact" | "deal" | "quote" | "activity" | "daily_report" | "task" => "SUM(version)",

@@ -26,6 +26,7 @@ mod nplus1;
 mod pagination;
 mod pipeline;
 mod plugins;
+mod qa;
 mod reports;
 mod schema;
 mod subscriptions;
