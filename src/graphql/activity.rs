@@ -390,38 +390,7 @@ impl ActivityQuery {
         let actor = actor(ctx)?;
         let db = db(ctx)?;
         let req = page_args(after, before, first, last).resolve(&config(ctx)?.graphql)?;
-        let f = filter.unwrap_or_default();
-        let mut q = access::select::<activity::Entity>(actor).filter(activity::Column::DeletedAt.is_null());
-        if let Some(m) = parse_opt_id(f.member_id.as_ref(), "Member")? {
-            q = q.filter(activity::Column::MemberId.eq(m));
-        }
-        if let Some(team) = &f.team_id {
-            q = q.filter(in_team(db, actor, team, activity::Column::MemberId).await?);
-        }
-        if let Some(c) = parse_opt_id(f.customer_id.as_ref(), "Customer")? {
-            q = q.filter(activity::Column::CustomerId.eq(c));
-        }
-        if let Some(d) = parse_opt_id(f.deal_id.as_ref(), "Deal")? {
-            q = q.filter(activity::Column::DealId.eq(d));
-        }
-        if let Some(kinds) = f.kinds {
-            q = q.filter(activity::Column::Kind.is_in(kinds));
-        }
-        if let Some(s) = f.status {
-            q = q.filter(activity::Column::Status.eq(s));
-        }
-        if let Some(t) = f.from {
-            q = q.filter(activity::Column::ScheduledAt.gte(t));
-        }
-        if let Some(t) = f.to {
-            q = q.filter(activity::Column::ScheduledAt.lt(t));
-        }
-        if let Some(text) = &f.search {
-            q = q.filter(search(
-                &[Expr::col(activity::Column::Subject), Expr::col(activity::Column::Notes)],
-                text,
-            ));
-        }
+        let q = activity_select(db, actor, filter.unwrap_or_default()).await?;
         let desc = direction.unwrap_or(OrderDirection::Desc).desc();
         let sort = Sort::new(activity::Column::ScheduledAt, SortKind::Time, desc);
         let page = fetch_page(db, q, &sort, &req, wants_total(ctx)).await?;
@@ -737,4 +706,45 @@ impl ActivityMutation {
         };
         Ok(DailyReport(in_txn!(ctx, |txn| svc::submit_report(&txn, actor, s))))
     }
+}
+
+/// The activitys a list or an export shows: the caller's readable ones, not
+/// deleted, narrowed by `f`.
+pub async fn activity_select(
+    db: &sea_orm::DatabaseConnection,
+    actor: &crate::service::Actor,
+    f: ActivityFilter,
+) -> async_graphql::Result<sea_orm::Select<activity::Entity>> {
+    let mut q = access::select::<activity::Entity>(actor).filter(activity::Column::DeletedAt.is_null());
+    if let Some(m) = parse_opt_id(f.member_id.as_ref(), "Member")? {
+        q = q.filter(activity::Column::MemberId.eq(m));
+    }
+    if let Some(team) = &f.team_id {
+        q = q.filter(in_team(db, actor, team, activity::Column::MemberId).await?);
+    }
+    if let Some(c) = parse_opt_id(f.customer_id.as_ref(), "Customer")? {
+        q = q.filter(activity::Column::CustomerId.eq(c));
+    }
+    if let Some(d) = parse_opt_id(f.deal_id.as_ref(), "Deal")? {
+        q = q.filter(activity::Column::DealId.eq(d));
+    }
+    if let Some(kinds) = f.kinds {
+        q = q.filter(activity::Column::Kind.is_in(kinds));
+    }
+    if let Some(s) = f.status {
+        q = q.filter(activity::Column::Status.eq(s));
+    }
+    if let Some(t) = f.from {
+        q = q.filter(activity::Column::ScheduledAt.gte(t));
+    }
+    if let Some(t) = f.to {
+        q = q.filter(activity::Column::ScheduledAt.lt(t));
+    }
+    if let Some(text) = &f.search {
+        q = q.filter(search(
+            &[Expr::col(activity::Column::Subject), Expr::col(activity::Column::Notes)],
+            text,
+        ));
+    }
+    Ok(q)
 }

@@ -425,41 +425,7 @@ impl CustomerQuery {
         let actor = actor(ctx)?;
         let db = db(ctx)?;
         let req = page_args(after, before, first, last).resolve(&config(ctx)?.graphql)?;
-        let f = filter.unwrap_or_default();
-        let mut q = access::select::<customer::Entity>(actor).filter(customer::Column::DeletedAt.is_null());
-        if let Some(owner) = parse_opt_id(f.owner_id.as_ref(), "Member")? {
-            q = q.filter(customer::Column::OwnerId.eq(owner));
-        }
-        if let Some(team) = &f.team_id {
-            q = q.filter(in_team(db, actor, team, customer::Column::OwnerId).await?);
-        }
-        if let Some(group) = parse_opt_id(f.group_id.as_ref(), "Customer group")? {
-            q = q.filter(customer::Column::GroupId.eq(group));
-        }
-        if let Some(status) = f.status {
-            q = q.filter(customer::Column::Status.eq(status));
-        }
-        if let Some(p) = f.is_priority {
-            q = q.filter(customer::Column::IsPriority.eq(p));
-        }
-        if let Some(text) = &f.search {
-            let cols = [
-                customer::Column::Name,
-                customer::Column::NameKana,
-                customer::Column::ExternalCode,
-            ];
-            q = q.filter(search(&cols.map(Expr::col), text));
-        }
-        if let Some(t) = f.last_contact_before {
-            q = q.filter(
-                Condition::any()
-                    .add(customer::Column::LastContactAt.is_null())
-                    .add(customer::Column::LastContactAt.lt(t)),
-            );
-        }
-        if let Some(t) = f.last_contact_after {
-            q = q.filter(customer::Column::LastContactAt.gte(t));
-        }
+        let q = customer_select(db, actor, filter.unwrap_or_default()).await?;
         let order = order_by.unwrap_or_default();
         let desc = order.direction.desc();
         let sort = match order.field {
@@ -809,4 +775,48 @@ impl CustomerMutation {
         };
         Ok(Touchpoint(in_txn!(ctx, |txn| svc::record_touchpoint(&txn, actor, f))))
     }
+}
+
+/// The customers a list or an export shows: the caller's readable ones, not
+/// deleted, narrowed by `f`.
+pub async fn customer_select(
+    db: &sea_orm::DatabaseConnection,
+    actor: &crate::service::Actor,
+    f: CustomerFilter,
+) -> async_graphql::Result<sea_orm::Select<customer::Entity>> {
+    let mut q = access::select::<customer::Entity>(actor).filter(customer::Column::DeletedAt.is_null());
+    if let Some(owner) = parse_opt_id(f.owner_id.as_ref(), "Member")? {
+        q = q.filter(customer::Column::OwnerId.eq(owner));
+    }
+    if let Some(team) = &f.team_id {
+        q = q.filter(in_team(db, actor, team, customer::Column::OwnerId).await?);
+    }
+    if let Some(group) = parse_opt_id(f.group_id.as_ref(), "Customer group")? {
+        q = q.filter(customer::Column::GroupId.eq(group));
+    }
+    if let Some(status) = f.status {
+        q = q.filter(customer::Column::Status.eq(status));
+    }
+    if let Some(p) = f.is_priority {
+        q = q.filter(customer::Column::IsPriority.eq(p));
+    }
+    if let Some(text) = &f.search {
+        let cols = [
+            customer::Column::Name,
+            customer::Column::NameKana,
+            customer::Column::ExternalCode,
+        ];
+        q = q.filter(search(&cols.map(Expr::col), text));
+    }
+    if let Some(t) = f.last_contact_before {
+        q = q.filter(
+            Condition::any()
+                .add(customer::Column::LastContactAt.is_null())
+                .add(customer::Column::LastContactAt.lt(t)),
+        );
+    }
+    if let Some(t) = f.last_contact_after {
+        q = q.filter(customer::Column::LastContactAt.gte(t));
+    }
+    Ok(q)
 }

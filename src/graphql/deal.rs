@@ -544,51 +544,7 @@ impl DealQuery {
         let actor = actor(ctx)?;
         let db = db(ctx)?;
         let req = page_args(after, before, first, last).resolve(&config(ctx)?.graphql)?;
-        let f = filter.unwrap_or_default();
-        let mut q = access::select::<deal::Entity>(actor).filter(deal::Column::DeletedAt.is_null());
-        if let Some(owner) = parse_opt_id(f.owner_id.as_ref(), "Member")? {
-            q = q.filter(deal::Column::OwnerId.eq(owner));
-        }
-        if let Some(team) = &f.team_id {
-            q = q.filter(in_team(db, actor, team, deal::Column::OwnerId).await?);
-        }
-        if let Some(m) = parse_opt_id(f.member_id.as_ref(), "Member")? {
-            let on_deal = deal_member::Entity::find()
-                .select_only()
-                .column(deal_member::Column::DealId)
-                .filter(deal_member::Column::CompanyId.eq(actor.company_id))
-                .filter(deal_member::Column::MemberId.eq(m))
-                .into_query();
-            q = q.filter(deal::Column::Id.in_subquery(on_deal));
-        }
-        if let Some(c) = parse_opt_id(f.customer_id.as_ref(), "Customer")? {
-            q = q.filter(deal::Column::CustomerId.eq(c));
-        }
-        if let Some(stages) = f.stages {
-            q = q.filter(deal::Column::Stage.is_in(stages));
-        }
-        if let Some(s) = f.status {
-            q = q.filter(deal::Column::Status.eq(s));
-        }
-        if let Some(d) = f.expected_close_from {
-            q = q.filter(deal::Column::ExpectedCloseDate.gte(d));
-        }
-        if let Some(d) = f.expected_close_to {
-            q = q.filter(deal::Column::ExpectedCloseDate.lte(d));
-        }
-        if let Some(t) = f.stage_entered_before {
-            q = q.filter(deal::Column::StageEnteredAt.lt(t));
-        }
-        if let Some(t) = f.no_activity_since {
-            q = q.filter(
-                Condition::any()
-                    .add(deal::Column::LastActivityAt.is_null())
-                    .add(deal::Column::LastActivityAt.lt(t)),
-            );
-        }
-        if let Some(text) = &f.search {
-            q = q.filter(search(&[Expr::col(deal::Column::Name)], text));
-        }
+        let q = deal_select(db, actor, filter.unwrap_or_default()).await?;
         let order = order_by.unwrap_or_default();
         let desc = order.direction.desc();
         let sort = match order.field {
@@ -858,4 +814,58 @@ impl DealMutation {
         let id = parse_id(&id, "Quote")?;
         Ok(Quote(in_txn!(ctx, |txn| svc::delete_quote(&txn, actor, id, version))))
     }
+}
+
+/// The deals a list or an export shows: the caller's readable ones, not
+/// deleted, narrowed by `f`.
+pub async fn deal_select(
+    db: &sea_orm::DatabaseConnection,
+    actor: &crate::service::Actor,
+    f: DealFilter,
+) -> async_graphql::Result<sea_orm::Select<deal::Entity>> {
+    let mut q = access::select::<deal::Entity>(actor).filter(deal::Column::DeletedAt.is_null());
+    if let Some(owner) = parse_opt_id(f.owner_id.as_ref(), "Member")? {
+        q = q.filter(deal::Column::OwnerId.eq(owner));
+    }
+    if let Some(team) = &f.team_id {
+        q = q.filter(in_team(db, actor, team, deal::Column::OwnerId).await?);
+    }
+    if let Some(m) = parse_opt_id(f.member_id.as_ref(), "Member")? {
+        let on_deal = deal_member::Entity::find()
+            .select_only()
+            .column(deal_member::Column::DealId)
+            .filter(deal_member::Column::CompanyId.eq(actor.company_id))
+            .filter(deal_member::Column::MemberId.eq(m))
+            .into_query();
+        q = q.filter(deal::Column::Id.in_subquery(on_deal));
+    }
+    if let Some(c) = parse_opt_id(f.customer_id.as_ref(), "Customer")? {
+        q = q.filter(deal::Column::CustomerId.eq(c));
+    }
+    if let Some(stages) = f.stages {
+        q = q.filter(deal::Column::Stage.is_in(stages));
+    }
+    if let Some(s) = f.status {
+        q = q.filter(deal::Column::Status.eq(s));
+    }
+    if let Some(d) = f.expected_close_from {
+        q = q.filter(deal::Column::ExpectedCloseDate.gte(d));
+    }
+    if let Some(d) = f.expected_close_to {
+        q = q.filter(deal::Column::ExpectedCloseDate.lte(d));
+    }
+    if let Some(t) = f.stage_entered_before {
+        q = q.filter(deal::Column::StageEnteredAt.lt(t));
+    }
+    if let Some(t) = f.no_activity_since {
+        q = q.filter(
+            Condition::any()
+                .add(deal::Column::LastActivityAt.is_null())
+                .add(deal::Column::LastActivityAt.lt(t)),
+        );
+    }
+    if let Some(text) = &f.search {
+        q = q.filter(search(&[Expr::col(deal::Column::Name)], text));
+    }
+    Ok(q)
 }

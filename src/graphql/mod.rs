@@ -10,6 +10,7 @@ pub mod context;
 pub mod customer;
 pub mod deal;
 pub mod energy;
+pub mod export;
 pub mod forecast;
 pub mod import;
 pub mod insight;
@@ -55,6 +56,7 @@ pub struct QueryRoot(
     notification::NotificationQuery,
     webhook::WebhookQuery,
     qa::QaQuery,
+    export::ExportQuery,
 );
 
 /// Every mutation of the API.

@@ -211,52 +211,7 @@ impl TaskQuery {
         let actor = actor(ctx)?;
         let db = db(ctx)?;
         let req = page_args(after, before, first, last).resolve(&config(ctx)?.graphql)?;
-        let f = filter.unwrap_or_default();
-        let mut q = access::select::<task::Entity>(actor).filter(task::Column::DeletedAt.is_null());
-        if let Some(m) = parse_opt_id(f.assignee_id.as_ref(), "Member")? {
-            q = q.filter(task::Column::AssigneeId.eq(m));
-        }
-        if let Some(m) = parse_opt_id(f.creator_id.as_ref(), "Member")? {
-            q = q.filter(task::Column::CreatorId.eq(m));
-        }
-        if let Some(team) = &f.team_id {
-            q = q.filter(in_team(db, actor, team, task::Column::AssigneeId).await?);
-        }
-        if let Some(s) = f.status {
-            q = q.filter(task::Column::Status.eq(s));
-        }
-        if let Some(k) = f.kind {
-            q = q.filter(task::Column::Kind.eq(k));
-        }
-        match f.overdue {
-            Some(true) => {
-                q = q
-                    .filter(task::Column::Status.eq(TaskStatus::Open))
-                    .filter(task::Column::DueDate.lt(today()));
-            }
-            Some(false) => {
-                let overdue = sea_orm::Condition::all()
-                    .add(task::Column::Status.eq(TaskStatus::Open))
-                    .add(task::Column::DueDate.lt(today()));
-                q = q.filter(overdue.not());
-            }
-            None => {}
-        }
-        if let Some(d) = f.due_from {
-            q = q.filter(task::Column::DueDate.gte(d));
-        }
-        if let Some(d) = f.due_to {
-            q = q.filter(task::Column::DueDate.lte(d));
-        }
-        if let Some(c) = parse_opt_id(f.customer_id.as_ref(), "Customer")? {
-            q = q.filter(task::Column::CustomerId.eq(c));
-        }
-        if let Some(d) = parse_opt_id(f.deal_id.as_ref(), "Deal")? {
-            q = q.filter(task::Column::DealId.eq(d));
-        }
-        if let Some(text) = &f.search {
-            q = q.filter(search(&[Expr::col(task::Column::Title)], text));
-        }
+        let q = task_select(db, actor, filter.unwrap_or_default()).await?;
         let order = order_by.unwrap_or_default();
         let desc = order.direction.desc();
         let sort = match order.field {
@@ -397,4 +352,59 @@ impl TaskMutation {
             &txn, actor, id, version, status
         ))))
     }
+}
+
+/// The tasks a list or an export shows: the caller's readable ones, not
+/// deleted, narrowed by `f`.
+pub async fn task_select(
+    db: &sea_orm::DatabaseConnection,
+    actor: &crate::service::Actor,
+    f: TaskFilter,
+) -> async_graphql::Result<sea_orm::Select<task::Entity>> {
+    let mut q = access::select::<task::Entity>(actor).filter(task::Column::DeletedAt.is_null());
+    if let Some(m) = parse_opt_id(f.assignee_id.as_ref(), "Member")? {
+        q = q.filter(task::Column::AssigneeId.eq(m));
+    }
+    if let Some(m) = parse_opt_id(f.creator_id.as_ref(), "Member")? {
+        q = q.filter(task::Column::CreatorId.eq(m));
+    }
+    if let Some(team) = &f.team_id {
+        q = q.filter(in_team(db, actor, team, task::Column::AssigneeId).await?);
+    }
+    if let Some(s) = f.status {
+        q = q.filter(task::Column::Status.eq(s));
+    }
+    if let Some(k) = f.kind {
+        q = q.filter(task::Column::Kind.eq(k));
+    }
+    match f.overdue {
+        Some(true) => {
+            q = q
+                .filter(task::Column::Status.eq(TaskStatus::Open))
+                .filter(task::Column::DueDate.lt(today()));
+        }
+        Some(false) => {
+            let overdue = sea_orm::Condition::all()
+                .add(task::Column::Status.eq(TaskStatus::Open))
+                .add(task::Column::DueDate.lt(today()));
+            q = q.filter(overdue.not());
+        }
+        None => {}
+    }
+    if let Some(d) = f.due_from {
+        q = q.filter(task::Column::DueDate.gte(d));
+    }
+    if let Some(d) = f.due_to {
+        q = q.filter(task::Column::DueDate.lte(d));
+    }
+    if let Some(c) = parse_opt_id(f.customer_id.as_ref(), "Customer")? {
+        q = q.filter(task::Column::CustomerId.eq(c));
+    }
+    if let Some(d) = parse_opt_id(f.deal_id.as_ref(), "Deal")? {
+        q = q.filter(task::Column::DealId.eq(d));
+    }
+    if let Some(text) = &f.search {
+        q = q.filter(search(&[Expr::col(task::Column::Title)], text));
+    }
+    Ok(q)
 }

@@ -475,6 +475,10 @@ const QUERIES: &[(&str, &str, &str)] = &[
     ),
     ("auditLog", "{ auditLog(first: 1) { totalCount } }", "F F F F ok ok ok"),
     ("webhooks", "{ webhooks { id } }", "F F F F ok ok ok"),
+    ("customersCsv", "{ customersCsv { rows } }", "ok ok ok ok ok ok ok"),
+    ("dealsCsv", "{ dealsCsv { rows } }", "ok ok ok ok ok ok ok"),
+    ("activitiesCsv", "{ activitiesCsv { rows } }", "ok ok ok ok ok ok ok"),
+    ("tasksCsv", "{ tasksCsv { rows } }", "ok ok ok ok ok ok ok"),
     (
         "questions",
         "{ questions(stage: \"proposal\", search: \"Q\") { totalCount nodes { answers { id } } } }",

@@ -423,6 +423,22 @@ const ATTEMPTS: &[(&str, &str)] = &[
     ),
     ("question", "query($id: ID!) { question(id: $id) { title } }"),
     (
+        "customer",
+        "query($id: ID!) { dealsCsv(filter: {customerId: $id}) { rows csv } }",
+    ),
+    (
+        "customer",
+        "query($id: ID!) { activitiesCsv(filter: {customerId: $id}) { rows csv } }",
+    ),
+    (
+        "customer",
+        "query($id: ID!) { tasksCsv(filter: {customerId: $id}) { rows csv } }",
+    ),
+    (
+        "member",
+        "query($id: ID!) { customersCsv(filter: {ownerId: $id}) { rows csv } }",
+    ),
+    (
         "question",
         "mutation($id: ID!) { answerQuestion(questionId: $id, body: \"x\") { id } }",
     ),

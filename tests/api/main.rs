@@ -12,6 +12,7 @@ mod binary;
 mod deals;
 mod demo;
 mod energy;
+mod export;
 mod filters;
 mod forecast;
 mod http;
