@@ -113,6 +113,13 @@ pub enum BenchAction {
         #[arg(long)]
         json: Option<PathBuf>,
     },
+    /// Time a daily report's submission with and without its notifications
+    /// and webhook outbox rows (makes two small companies in the database).
+    WritePath {
+        /// Submissions per variant.
+        #[arg(long, default_value_t = 200)]
+        runs: usize,
+    },
 }
 
 /// What `plugins` does.

@@ -196,6 +196,12 @@ pub async fn bench(config: &Config, action: crate::cli::BenchAction) -> Result<(
                 counts.join(", ")
             );
         }
+        BenchAction::WritePath { runs } => {
+            let report = bench::write::run(&db, &plugins(config)?, runs.max(1))
+                .await
+                .map_err(|e| e.message())?;
+            print!("{}", report.table());
+        }
         BenchAction::Analytics { runs, json } => {
             let report = bench::analytics::run(&db, &plugins(config)?, runs.max(1))
                 .await

@@ -1,9 +1,11 @@
 //! The benchmark suite: a generated dataset at scale (`sfa bench generate`)
 //! and the manager's views timed against hand-written SQL for the same
-//! figures on the same database in the same run (`sfa bench analytics`).
+//! figures on the same database in the same run (`sfa bench analytics`),
+//! and the write path with and without its fan-out (`sfa bench write-path`).
 
 pub mod analytics;
 pub mod generate;
+pub mod write;
 
 /// The resident memory of this process and its peak, in KiB (Linux; zeros elsewhere).
 pub fn rss_kib() -> (u64, u64) {
