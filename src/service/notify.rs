@@ -129,9 +129,8 @@ pub async fn send_all(
             if muted.contains(&(m.id, draft.kind)) {
                 continue;
             }
-            if !readers.contains_key(&m.id) {
-                let r = reader(db, m, &company, origin.plugins, origin.time_zone).await?;
-                readers.insert(m.id, r);
+            if let std::collections::hash_map::Entry::Vacant(e) = readers.entry(m.id) {
+                e.insert(reader(db, m, &company, origin.plugins, origin.time_zone).await?);
             }
             let Some(r) = readers.get(&m.id) else { continue };
             if !may_read(db, r, draft.subject).await? {
