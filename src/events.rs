@@ -45,6 +45,33 @@ pub struct Event {
     pub member: Option<Uuid>,
 }
 
+/// An event as subscribers receive it, with a slot for what the first of
+/// them loads about it (a deal and who may read it), so a thousand
+/// subscribers to one deal cost one lookup per event, not a thousand.
+#[derive(Debug)]
+pub struct Published {
+    /// The event.
+    pub event: Event,
+    /// Loaded once, by the first subscriber that needs it.
+    pub shared: tokio::sync::OnceCell<Arc<dyn std::any::Any + Send + Sync>>,
+}
+
+impl From<Event> for Published {
+    fn from(event: Event) -> Self {
+        Self {
+            event,
+            shared: tokio::sync::OnceCell::new(),
+        }
+    }
+}
+
+impl std::ops::Deref for Published {
+    type Target = Event;
+    fn deref(&self) -> &Event {
+        &self.event
+    }
+}
+
 /// The events a request's writes queued, sent once its transaction commits.
 /// Clones share the queue.
 #[derive(Debug, Clone, Default)]
@@ -74,7 +101,7 @@ const BUFFER: usize = 4096;
 /// The process's event bus.
 #[derive(Clone)]
 pub struct Bus {
-    tx: broadcast::Sender<Arc<Event>>,
+    tx: broadcast::Sender<Arc<Published>>,
     /// The NOTIFY channel, on PostgreSQL.
     channel: Option<String>,
 }
@@ -111,7 +138,7 @@ impl Bus {
     }
 
     /// A new subscriber, hearing every event from now on.
-    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Event>> {
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Published>> {
         self.tx.subscribe()
     }
 
@@ -124,7 +151,7 @@ impl Bus {
         let Some(channel) = &self.channel else {
             for event in events {
                 // No subscriber is not an error.
-                let _ = self.tx.send(Arc::new(event));
+                let _ = self.tx.send(Arc::new(event.into()));
             }
             return;
         };
@@ -151,7 +178,7 @@ impl Bus {
 /// Forwards the channel's notifications to the bus, reconnecting after a
 /// lost connection (events sent meanwhile are missed: subscriptions are
 /// live views, and clients refetch when they reconnect).
-fn listen(pool: sea_orm::sqlx::PgPool, channel: String, tx: broadcast::Sender<Arc<Event>>) {
+fn listen(pool: sea_orm::sqlx::PgPool, channel: String, tx: broadcast::Sender<Arc<Published>>) {
     use sea_orm::sqlx::postgres::PgListener;
     tokio::spawn(async move {
         loop {
@@ -176,7 +203,7 @@ fn listen(pool: sea_orm::sqlx::PgPool, channel: String, tx: broadcast::Sender<Ar
                     Ok(n) => match serde_json::from_str::<Vec<Event>>(n.payload()) {
                         Ok(events) => {
                             for event in events {
-                                let _ = tx.send(Arc::new(event));
+                                let _ = tx.send(Arc::new(event.into()));
                             }
                         }
                         Err(e) => tracing::warn!(error = %e, "events: unreadable notification ignored"),

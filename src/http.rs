@@ -124,6 +124,12 @@ async fn graphql_ws(State(state): State<AppState>, protocol: GraphQLProtocol, up
     let schema = state.schema.clone();
     let refused = Arc::new(AtomicBool::new(false));
     upgrade
+        // The 128 KiB defaults, allocated per socket, cost 250 KiB for each
+        // idle subscriber; messages here are small, and larger ones still
+        // arrive, read in several chunks. Writes go out at once.
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(0)
+        .max_message_size(256 * 1024)
         .protocols(async_graphql::http::ALL_WEBSOCKET_PROTOCOLS)
         .on_upgrade(move |socket| {
             let (sink, stream) = socket.split();

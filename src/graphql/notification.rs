@@ -27,7 +27,7 @@ use super::{
 };
 use crate::{
     error::AppError,
-    events::{Bus, Event, EventKind},
+    events::{Bus, EventKind, Published},
     in_txn,
     pagination::{Sort, SortKind, fetch_page},
     service::{self, access, notify},
@@ -249,7 +249,7 @@ impl NotificationMutation {
 
 /// Every event from now on; a subscriber that falls too far behind skips
 /// ahead rather than holding the others back.
-fn events(rx: broadcast::Receiver<Arc<Event>>) -> impl Stream<Item = Arc<Event>> {
+fn events(rx: broadcast::Receiver<Arc<Published>>) -> impl Stream<Item = Arc<Published>> {
     futures_util::stream::unfold(rx, |mut rx| async move {
         loop {
             match rx.recv().await {
@@ -311,12 +311,24 @@ impl SubscriptionRoot {
                 if e.kind != EventKind::Deal || e.company_id != actor.company_id || e.id != deal_id {
                     return None;
                 }
-                Some(
-                    access::find_readable::<deal::Entity>(&db, &actor, deal_id, Some(deal::Column::DeletedAt))
-                        .await
-                        .map(Deal)
-                        .map_err(Into::into),
-                )
+                // The first subscriber loads the deal for all; each then
+                // checks its own reader in memory.
+                let shared = e
+                    .shared
+                    .get_or_try_init(|| async {
+                        access::deal_facts(&db, actor.company_id, deal_id)
+                            .await
+                            .map(|f| Arc::new(f) as Arc<dyn std::any::Any + Send + Sync>)
+                    })
+                    .await;
+                let facts = match shared {
+                    Ok(any) => any.downcast_ref::<Option<access::DealFacts>>().cloned().flatten(),
+                    Err(e) => return Some(Err(e.into())),
+                };
+                Some(match facts {
+                    Some(f) if access::may_read_deal(&actor, &f) => Ok(Deal(f.deal)),
+                    _ => Err(AppError::NotFound("Deal").into()),
+                })
             }
         }))
     }

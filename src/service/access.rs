@@ -302,6 +302,60 @@ impl Guarded for deal::Entity {
     }
 }
 
+/// What decides who may read a deal, loaded once to check many readers.
+#[derive(Debug, Clone)]
+pub struct DealFacts {
+    /// The deal (live, of the company).
+    pub deal: deal::Model,
+    /// Its members.
+    pub members: Vec<Uuid>,
+    /// Who owns its customer.
+    pub customer_owner: Option<Uuid>,
+}
+
+/// Loads a live deal's facts (`None` when it is gone).
+pub async fn deal_facts(db: &impl ConnectionTrait, company_id: Uuid, id: Uuid) -> AppResult<Option<DealFacts>> {
+    let Some(deal) = deal::Entity::find_by_id(id)
+        .filter(deal::Column::CompanyId.eq(company_id))
+        .filter(deal::Column::DeletedAt.is_null())
+        .one(db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let members: Vec<Uuid> = deal_member::Entity::find()
+        .select_only()
+        .column(deal_member::Column::MemberId)
+        .filter(deal_member::Column::DealId.eq(id))
+        .into_tuple()
+        .all(db)
+        .await?;
+    let customer_owner: Option<Uuid> = customer::Entity::find_by_id(deal.customer_id)
+        .select_only()
+        .column(customer::Column::OwnerId)
+        .into_tuple()
+        .one(db)
+        .await?;
+    Ok(Some(DealFacts {
+        deal,
+        members,
+        customer_owner,
+    }))
+}
+
+/// The deal read rule of [`Guarded`] for `deal`, decided in memory: an admin,
+/// the owner or someone leading them, a member, or the customer's owner (or
+/// someone leading them). `tests/api/deals.rs` checks both agree.
+pub fn may_read_deal(actor: &Actor, f: &DealFacts) -> bool {
+    if actor.is_admin() {
+        return true;
+    }
+    let mine = actor.me_and_led();
+    mine.contains(&f.deal.owner_id)
+        || f.members.contains(&actor.member_id)
+        || f.customer_owner.is_some_and(|o| mine.contains(&o))
+}
+
 impl Guarded for deal_stage_history::Entity {
     fn readable(actor: &Actor) -> Option<Condition> {
         points_at::<deal::Entity>(actor, deal_stage_history::Column::DealId)

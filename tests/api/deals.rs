@@ -162,3 +162,62 @@ async fn quality_indicators_are_written_by_the_maintainer_only() {
         t.manager.member_id.to_string()
     );
 }
+
+/// The deal read rule decided in memory (live subscriptions) agrees with the
+/// SQL rule (everything else), for every kind of reader.
+#[tokio::test]
+async fn the_in_memory_deal_rule_agrees_with_the_sql_rule() {
+    use entity::enums::Role;
+    use sfa::service::{self, access};
+
+    let app = TestApp::spawn().await;
+    let t = app.tenant("rule").await;
+    let admin = crate::common::actor_of(&app, t.admin.member_id).await;
+    let mut people = vec![t.admin.member_id, t.manager.member_id, t.rep.member_id];
+    for (i, role) in [Role::Rep, Role::Rep, Role::Rep, Role::Manager].into_iter().enumerate() {
+        let f = service::members::NewMember {
+            email: format!("p{i}@rule.test"),
+            name: format!("p{i}"),
+            role,
+            team_id: None,
+            password: Some("rule-password-1".into()),
+        };
+        people.push(service::members::create(&app.db, &admin, f).await.unwrap().0.id);
+    }
+    // p0's customer; deals owned by the team's rep, one with p1 as a member.
+    let p0 = crate::common::actor_of(&app, people[3]).await;
+    let rep = crate::common::actor_of(&app, t.rep.member_id).await;
+    let theirs = service::customer::create(&app.db, &p0, service::customer::NewCustomer::named("p0's"))
+        .await
+        .unwrap();
+    let ours = service::customer::create(&app.db, &rep, service::customer::NewCustomer::named("ours"))
+        .await
+        .unwrap();
+    let mut deals = Vec::new();
+    for c in [theirs.id, ours.id] {
+        let d = service::deal::create(&app.db, &rep, service::deal::NewDeal::new(c, "d", "hearing"))
+            .await
+            .unwrap();
+        deals.push(d.id);
+    }
+    service::deal::add_member(&app.db, &rep, deals[1], people[4], None)
+        .await
+        .unwrap();
+    let mut checked = 0;
+    for who in &people {
+        let reader = crate::common::actor_of(&app, *who).await;
+        for d in &deals {
+            let sql = access::find_readable::<entity::deal::Entity>(&app.db, &reader, *d, None)
+                .await
+                .is_ok();
+            let facts = access::deal_facts(&app.db, reader.company_id, *d)
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(access::may_read_deal(&reader, &facts), sql, "reader {who}, deal {d}");
+            checked += usize::from(sql);
+        }
+    }
+    // Both outcomes occur: admin, manager, rep, p0 (one), p1 (one) read; p2, p3 do not.
+    assert!(checked > 0 && checked < people.len() * deals.len(), "{checked}");
+}
