@@ -19,7 +19,7 @@ use tower_http::{catch_panic::CatchPanicLayer, limit::RequestBodyLimitLayer, tim
 
 use crate::{
     error::AppError,
-    graphql::{batch::LoadQueue, limits, loader::AppLoader},
+    graphql::{batch::LoadQueue, export::csv_field, limits, loader::AppLoader},
     service,
     state::AppState,
 };
@@ -316,23 +316,6 @@ impl AggregateParams {
             },
             limit,
         })
-    }
-}
-
-/// One CSV field: quoted when it must be; a text starting like a formula is
-/// prefixed with `'` so that a spreadsheet never evaluates it.
-fn csv_field(out: &mut String, value: &str, text: bool) {
-    let guarded = text && value.starts_with(['=', '+', '-', '@', '\t', '\r']);
-    let needs_quotes = guarded || value.contains([',', '"', '\n', '\r']);
-    if needs_quotes {
-        out.push('"');
-    }
-    if guarded {
-        out.push('\'');
-    }
-    out.push_str(&value.replace('"', "\"\""));
-    if needs_quotes {
-        out.push('"');
     }
 }
 

@@ -62,18 +62,8 @@ impl Csv {
             if i > 0 {
                 self.out.push(',');
             }
-            let cell = if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-                format!("'{cell}")
-            } else {
-                cell
-            };
-            if cell.contains([',', '"', '\n', '\r']) {
-                self.out.push('"');
-                self.out.push_str(&cell.replace('"', "\"\""));
-                self.out.push('"');
-            } else {
-                self.out.push_str(&cell);
-            }
+            // A number (a negative amount) is never a formula.
+            csv_field(&mut self.out, &cell, cell.parse::<f64>().is_err());
         }
         self.out.push_str("\r\n");
         self.rows += 1;
@@ -86,6 +76,23 @@ impl Csv {
             rows: self.rows,
             csv: self.out,
         }
+    }
+}
+
+/// One CSV field: quoted when it must be; a text starting like a formula is
+/// prefixed with `'` so that a spreadsheet never evaluates it.
+pub fn csv_field(out: &mut String, value: &str, text: bool) {
+    let guarded = text && value.starts_with(['=', '+', '-', '@', '\t', '\r']);
+    let needs_quotes = guarded || value.contains([',', '"', '\n', '\r']);
+    if needs_quotes {
+        out.push('"');
+    }
+    if guarded {
+        out.push('\'');
+    }
+    out.push_str(&value.replace('"', "\"\""));
+    if needs_quotes {
+        out.push('"');
     }
 }
 
@@ -166,16 +173,6 @@ async fn deal_names(db: &DatabaseConnection, actor: &Actor, ids: HashSet<Uuid>) 
         out.extend(rows);
     }
     Ok(out)
-}
-
-fn stage_name(actor: &Actor, key: &str) -> String {
-    actor
-        .plugins
-        .process
-        .stages
-        .iter()
-        .find(|s| s.key == key)
-        .map_or_else(|| key.to_owned(), |s| s.name.clone())
 }
 
 /// CSV exports.
@@ -277,7 +274,7 @@ impl ExportQuery {
                 customer,
                 people.get(&d.owner_id).map(|p| p.0.clone()).unwrap_or_default(),
                 d.stage.clone(),
-                stage_name(actor, &d.stage),
+                actor.plugins.process.stage_name(&d.stage),
                 d.status.as_str().to_owned(),
                 opt(d.amount),
                 opt(d.expected_close_date),
@@ -407,11 +404,11 @@ mod tests {
     fn cells_are_quoted_and_formulas_defused() {
         let mut c = Csv::new(&["a", "b"]);
         c.row(["=HYPERLINK(\"x\")".to_owned(), "株式会社, \"テスト\"\n2行目".to_owned()]);
-        c.row(["-5".to_owned(), "plain".to_owned()]);
+        c.row(["-5".to_owned(), "-x".to_owned()]);
         assert_eq!(c.rows, 2);
         assert_eq!(
             c.out,
-            "\u{feff}a,b\r\n\"'=HYPERLINK(\"\"x\"\")\",\"株式会社, \"\"テスト\"\"\n2行目\"\r\n'-5,plain\r\n"
+            "\u{feff}a,b\r\n\"'=HYPERLINK(\"\"x\"\")\",\"株式会社, \"\"テスト\"\"\n2行目\"\r\n-5,\"'-x\"\r\n"
         );
     }
 }

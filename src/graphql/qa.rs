@@ -52,14 +52,7 @@ impl Question {
     }
     /// The stage's name in the company's process.
     async fn stage_name(&self, ctx: &Context<'_>) -> async_graphql::Result<String> {
-        let actor = actor(ctx)?;
-        Ok(actor
-            .plugins
-            .process
-            .stages
-            .iter()
-            .find(|s| s.key == self.0.stage)
-            .map_or_else(|| self.0.stage.clone(), |s| s.name.clone()))
+        Ok(actor(ctx)?.plugins.process.stage_name(&self.0.stage))
     }
     /// One line.
     async fn title(&self) -> &str {

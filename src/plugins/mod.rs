@@ -115,6 +115,11 @@ impl Process {
         self.stages.iter().find(|s| s.key == key)
     }
 
+    /// The stage's name, or the key itself when the process no longer has it.
+    pub fn stage_name(&self, key: &str) -> String {
+        self.stage(key).map_or_else(|| key.to_owned(), |s| s.name.clone())
+    }
+
     /// The first stage with this outcome (before any after-sales stage).
     pub fn first_with(&self, outcome: StageOutcome) -> Option<&Stage> {
         self.stages.iter().find(|s| s.outcome == outcome && !s.after_sales)

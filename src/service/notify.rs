@@ -428,8 +428,8 @@ pub async fn deal_changed(
             format!(
                 "{} moved from {} to {}",
                 after.name,
-                stage_label(actor, &before.stage),
-                stage_label(actor, &after.stage)
+                actor.plugins.process.stage_name(&before.stage),
+                actor.plugins.process.stage_name(&after.stage)
             ),
         ),
         _ if before.status != after.status => (NotificationKind::DealStage, format!("{} was reopened", after.name)),
@@ -450,24 +450,13 @@ pub async fn deal_changed(
         "customerId": after.customer_id,
         "ownerId": after.owner_id,
         "stage": after.stage,
-        "stageName": stage_label(actor, &after.stage),
+        "stageName": actor.plugins.process.stage_name(&after.stage),
         "previousStage": before.stage,
         "status": after.status.as_str().to_uppercase(),
         "amount": after.amount,
         "lostReason": after.lost_reason,
     });
     post_to_webhooks(db, &actor.into(), &draft, after.id, details).await
-}
-
-fn stage_label(actor: &Actor, key: &str) -> String {
-    actor
-        .plugins
-        .process
-        .stages
-        .iter()
-        .find(|s| s.key == key)
-        .map(|s| s.name.clone())
-        .unwrap_or_else(|| key.to_owned())
 }
 
 /// A quality indicator of a deal changed: to its owner and members.

@@ -25,11 +25,11 @@ const MAX_BODY: usize = 20_000;
 
 /// The stage key, if it is a stage of the company's process.
 fn check_stage(actor: &Actor, stage: &str) -> AppResult<String> {
-    let stages = &actor.plugins.process.stages;
-    if stages.iter().any(|s| s.key == stage) {
+    let process = &actor.plugins.process;
+    if process.stage(stage).is_some() {
         return Ok(stage.to_owned());
     }
-    let known: Vec<&str> = stages.iter().map(|s| s.key.as_str()).collect();
+    let known: Vec<&str> = process.stages.iter().map(|s| s.key.as_str()).collect();
     Err(AppError::bad(format!(
         "`{stage}` is not a stage of your company's process ({})",
         known.join(", ")
