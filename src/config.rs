@@ -125,6 +125,10 @@ pub struct GraphqlConfig {
     pub max_fields: usize,
     /// Maximum length of the query text, in bytes.
     pub max_query_bytes: usize,
+    /// How often an open WebSocket's token is checked again, in seconds: a
+    /// member deactivated, signed out or with a revoked key loses their
+    /// subscriptions within this time.
+    pub ws_auth_recheck_secs: u64,
     /// Schema introspection; default: on in development, off in production.
     pub introspection: Option<bool>,
     /// "Did you mean …" suggestions in errors; default: on in development, off in production.
@@ -172,6 +176,7 @@ impl Default for GraphqlConfig {
             max_aliases: 30,
             max_fields: 500,
             max_query_bytes: 32 * 1024,
+            ws_auth_recheck_secs: 60,
             introspection: None,
             suggestions: None,
         }

@@ -123,6 +123,10 @@ async fn graphql_ws(State(state): State<AppState>, protocol: GraphQLProtocol, up
 
     let schema = state.schema.clone();
     let refused = Arc::new(AtomicBool::new(false));
+    // The token the connection signed in with, checked again periodically.
+    let signed_in: Arc<std::sync::OnceLock<String>> = Arc::default();
+    let recheck = Duration::from_secs(state.config.graphql.ws_auth_recheck_secs.max(1));
+    let watcher_state = state.clone();
     upgrade
         // The 128 KiB defaults, allocated per socket, cost 250 KiB for each
         // idle subscriber; messages here are small, and larger ones still
@@ -147,9 +151,23 @@ async fn graphql_ws(State(state): State<AppState>, protocol: GraphQLProtocol, up
                 };
                 std::future::ready(Ok::<_, axum::Error>(msg))
             });
+            // The connection ends once its token stops being valid.
+            let token = signed_in.clone();
+            let revoked = async move {
+                loop {
+                    tokio::time::sleep(recheck).await;
+                    if let Some(t) = token.get()
+                        && let Err(e) = authenticate_token(&watcher_state, t).await
+                    {
+                        tracing::info!(reason = %e.message(), "closing a WebSocket whose token is no longer valid");
+                        return;
+                    }
+                }
+            };
+            let stream = stream.take_until(Box::pin(revoked));
             GraphQLWebSocket::new_with_pair(sink, stream, schema, protocol)
                 .on_connection_init(move |payload| async move {
-                    let data = ws_init(state, payload).await;
+                    let data = ws_init(state, payload, signed_in).await;
                     if data.is_err() {
                         refused.store(true, Ordering::Release);
                     }
@@ -159,7 +177,11 @@ async fn graphql_ws(State(state): State<AppState>, protocol: GraphQLProtocol, up
         })
 }
 
-async fn ws_init(state: AppState, payload: serde_json::Value) -> async_graphql::Result<async_graphql::Data> {
+async fn ws_init(
+    state: AppState,
+    payload: serde_json::Value,
+    signed_in: std::sync::Arc<std::sync::OnceLock<String>>,
+) -> async_graphql::Result<async_graphql::Data> {
     let token = ["authorization", "Authorization", "token"]
         .iter()
         .find_map(|k| payload.get(*k).and_then(|v| v.as_str()))
@@ -173,21 +195,27 @@ async fn ws_init(state: AppState, payload: serde_json::Value) -> async_graphql::
     let Some(token) = token else {
         return Err("send your token in the connection_init payload: {\"authorization\": \"Bearer <token>\"}".into());
     };
-    let actor = if service::api_keys::is_api_key(&token) {
-        service::api_keys::authenticate(&state.db, &state.plugins, &token).await
-    } else {
-        match state.keys.verify(&token) {
-            Ok(claims) => service::auth::actor_for(&state.db, &state.plugins, &claims).await,
-            Err(e) => Err(e),
-        }
-    }
-    .map_err(|e| async_graphql::Error::new(e.message()))?;
+    let actor = authenticate_token(&state, &token)
+        .await
+        .map_err(|e| async_graphql::Error::new(e.message()))?;
+    let _ = signed_in.set(token);
     let actor = std::sync::Arc::new(actor);
     let loader = DataLoader::new(AppLoader::new(state.db.clone(), actor.clone()), tokio::spawn);
     let mut data = async_graphql::Data::default();
     data.insert(actor.as_ref().clone());
     data.insert(loader);
     Ok(data)
+}
+
+/// The member (or API key) behind a token, as every request checks it:
+/// signature, expiry, active member, current sign-in, unrevoked key.
+async fn authenticate_token(state: &AppState, token: &str) -> Result<service::Actor, AppError> {
+    if service::api_keys::is_api_key(token) {
+        service::api_keys::authenticate(&state.db, &state.plugins, token).await
+    } else {
+        let claims = state.keys.verify(token)?;
+        service::auth::actor_for(&state.db, &state.plugins, &claims).await
+    }
 }
 
 /// A request that is not a GraphQL request at all, answered as one anyway.
@@ -428,14 +456,5 @@ async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Option<se
         .ok()
         .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
         .ok_or_else(|| AppError::Unauthenticated("the Authorization header must be `Bearer <token>`".into()))?;
-    let token = token.trim();
-    if service::api_keys::is_api_key(token) {
-        return service::api_keys::authenticate(&state.db, &state.plugins, token)
-            .await
-            .map(Some);
-    }
-    let claims = state.keys.verify(token)?;
-    service::auth::actor_for(&state.db, &state.plugins, &claims)
-        .await
-        .map(Some)
+    authenticate_token(state, token.trim()).await.map(Some)
 }

@@ -121,6 +121,40 @@ async fn a_bad_token_is_refused_with_4403() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_deactivated_member_loses_their_open_subscriptions() {
+    let app = TestApp::spawn_with(|c| c.graphql.ws_auth_recheck_secs = 1).await;
+    let t = app.tenant("revoke").await;
+    let mut c = Client::start(
+        &ws_url(&app),
+        &t.rep.token,
+        "subscription { notificationAdded { id } }",
+        json!({}),
+    );
+    assert!(c.next("connected", Duration::from_secs(20)).await.is_some());
+    // Still open after a recheck while the token is good.
+    assert!(c.next("closed", Duration::from_millis(1500)).await.is_none());
+    app.ok(
+        &t.admin,
+        "mutation($m: ID!) { deactivateMember(id: $m) { id } }",
+        json!({"m": t.rep.member_id}),
+    )
+    .await;
+    // Closed within the recheck; the client's reconnect is then refused.
+    let mut codes = Vec::new();
+    while let Some(closed) = c.next("closed", Duration::from_secs(5)).await {
+        codes.push(closed["closed"].clone());
+        if closed["closed"] == 4403 {
+            assert!(
+                closed["reason"].as_str().unwrap_or("").contains("no longer valid"),
+                "{closed}"
+            );
+            return;
+        }
+    }
+    panic!("the subscription stayed open or was never refused: {codes:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn each_subscription_delivers_what_its_subscriber_may_read() {
     let app = TestApp::spawn().await;
     let t = app.tenant("live").await;
