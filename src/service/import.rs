@@ -422,6 +422,31 @@ impl<'a> Cells<'a> {
         }
     }
 
+    /// The id `map` holds for the code in `col` (`what` names the record
+    /// in the message when there is none); `None` for an empty cell too.
+    fn lookup(&mut self, col: &str, map: &HashMap<String, Uuid>, what: &str) -> Option<Uuid> {
+        let code = self.row.cells.get(col)?;
+        match map.get(code) {
+            Some(id) => Some(*id),
+            None => {
+                self.problem(col, format_args!("no {what} has the code `{code}`"));
+                None
+            }
+        }
+    }
+
+    /// The member whose e-mail is in `col`.
+    fn member(&mut self, col: &str, members: &HashMap<String, Uuid>) -> Option<Uuid> {
+        let email = self.opt(col, 320)?;
+        match members.get(&email.to_lowercase()) {
+            Some(id) => Some(*id),
+            None => {
+                self.problem(col, format_args!("no member has the e-mail `{email}`"));
+                None
+            }
+        }
+    }
+
     fn done(self) -> Result<(), String> {
         if self.problems.is_empty() {
             Ok(())
@@ -467,22 +492,23 @@ impl<M: PartialEq> Plan<M> {
     }
 }
 
-/// The company's rows whose `key` is one of `keys`.
+/// The company's rows whose `key` column is one of `keys`, by that key
+/// (`key_of` reads it from a row).
 async fn existing<E: Scoped>(
     db: &impl ConnectionTrait,
     company_id: Uuid,
     key: E::Column,
     keys: &[&str],
-) -> AppResult<Vec<E::Model>> {
-    let mut out = Vec::new();
+    key_of: impl Fn(&E::Model) -> Option<String>,
+) -> AppResult<HashMap<String, E::Model>> {
+    let mut out = HashMap::with_capacity(keys.len());
     for chunk in keys.chunks(LOOKUP_CHUNK) {
-        out.extend(
-            E::find()
-                .filter(E::company_col().eq(company_id))
-                .filter(key.is_in(chunk.iter().copied()))
-                .all(db)
-                .await?,
-        );
+        let rows = E::find()
+            .filter(E::company_col().eq(company_id))
+            .filter(key.is_in(chunk.iter().copied()))
+            .all(db)
+            .await?;
+        out.extend(rows.into_iter().filter_map(|m| key_of(&m).map(|k| (k, m))));
     }
     Ok(out)
 }
@@ -673,11 +699,10 @@ fn count<M: PartialEq>(plan: &mut Plan<M>, report: &mut Report, existing: Option
 
 async fn customers(db: &impl ConnectionTrait, actor: &Actor, file: &File, report: &mut Report) -> AppResult<Writes> {
     let codes = unique(file.rows.iter().filter_map(|r| r.cells.get("code")));
-    let found = existing::<customer::Entity>(db, actor.company_id, customer::Column::ExternalCode, &codes).await?;
-    let found: HashMap<String, customer::Model> = found
-        .into_iter()
-        .filter_map(|c| c.external_code.clone().map(|k| (k, c)))
-        .collect();
+    let found = existing::<customer::Entity>(db, actor.company_id, customer::Column::ExternalCode, &codes, |c| {
+        c.external_code.clone()
+    })
+    .await?;
     let members = member_ids(db, actor).await?;
     let t = now();
     let mut plan = Plan::new();
@@ -691,15 +716,7 @@ async fn customers(db: &impl ConnectionTrait, actor: &Actor, file: &File, report
         let phone = c.field("phone", 50);
         let website = c.field("website", 500);
         let priority = c.flag("priority");
-        let owner = c
-            .opt("owner_email", 320)
-            .and_then(|e| match members.get(&e.to_lowercase()) {
-                Some(id) => Some(*id),
-                None => {
-                    c.problem("owner_email", format_args!("no member has the e-mail `{e}`"));
-                    None
-                }
-            });
+        let owner = c.member("owner_email", &members);
         let before = found.get(&code);
         if before.is_some_and(|b| b.deleted_at.is_some()) {
             c.problem(
@@ -761,18 +778,17 @@ async fn customers(db: &impl ConnectionTrait, actor: &Actor, file: &File, report
 
 async fn contacts(db: &impl ConnectionTrait, actor: &Actor, file: &File, report: &mut Report) -> AppResult<Writes> {
     let codes = unique(file.rows.iter().filter_map(|r| r.cells.get("code")));
-    let found = existing::<contact::Entity>(db, actor.company_id, contact::Column::ExternalCode, &codes).await?;
-    let found: HashMap<String, contact::Model> = found
-        .into_iter()
-        .filter_map(|c| c.external_code.clone().map(|k| (k, c)))
-        .collect();
+    let found = existing::<contact::Entity>(db, actor.company_id, contact::Column::ExternalCode, &codes, |c| {
+        c.external_code.clone()
+    })
+    .await?;
     let customers = customer_ids(db, actor, &file.rows).await?;
     let t = now();
     let mut plan = Plan::new();
     for r in &file.rows {
         let mut c = Cells::new(r, &file.columns);
         let code = c.req("code", 64);
-        let customer_code = c.req("customer_code", 64);
+        c.req("customer_code", 64);
         let name = c.req("name", 200);
         let name_kana = c.field("name_kana", 200);
         let department = c.field("department", 200);
@@ -790,13 +806,7 @@ async fn contacts(db: &impl ConnectionTrait, actor: &Actor, file: &File, report:
                 }
             },
         };
-        let customer_id = customers.get(&customer_code).copied();
-        if customer_id.is_none() && !customer_code.is_empty() {
-            c.problem(
-                "customer_code",
-                format_args!("no customer has the code `{customer_code}`; import customers first"),
-            );
-        }
+        let customer_id = c.lookup("customer_code", &customers, "customer");
         let before = found.get(&code);
         if before.is_some_and(|b| b.deleted_at.is_some()) {
             c.problem(
@@ -852,11 +862,8 @@ async fn contacts(db: &impl ConnectionTrait, actor: &Actor, file: &File, report:
 
 async fn products(db: &impl ConnectionTrait, actor: &Actor, file: &File, report: &mut Report) -> AppResult<Writes> {
     let codes = unique(file.rows.iter().filter_map(|r| r.cells.get("code")));
-    let found = existing::<product::Entity>(db, actor.company_id, product::Column::Code, &codes).await?;
-    let found: HashMap<String, product::Model> = found
-        .into_iter()
-        .filter_map(|p| p.code.clone().map(|k| (k, p)))
-        .collect();
+    let found =
+        existing::<product::Entity>(db, actor.company_id, product::Column::Code, &codes, |p| p.code.clone()).await?;
     let t = now();
     let mut plan = Plan::new();
     for r in &file.rows {
@@ -913,26 +920,29 @@ async fn sales_records(
     report: &mut Report,
 ) -> AppResult<Writes> {
     let refs = unique(file.rows.iter().filter_map(|r| r.cells.get("ref")));
-    let found =
-        existing::<sales_record::Entity>(db, actor.company_id, sales_record::Column::ExternalRef, &refs).await?;
-    let found: HashMap<String, sales_record::Model> = found.into_iter().map(|s| (s.external_ref.clone(), s)).collect();
+    let found = existing::<sales_record::Entity>(db, actor.company_id, sales_record::Column::ExternalRef, &refs, |s| {
+        Some(s.external_ref.clone())
+    })
+    .await?;
     let customers = customer_ids(db, actor, &file.rows).await?;
     let members = member_ids(db, actor).await?;
     let product_codes = unique(file.rows.iter().filter_map(|r| r.cells.get("product_code")));
     let products: HashMap<String, Uuid> =
-        existing::<product::Entity>(db, actor.company_id, product::Column::Code, &product_codes)
-            .await?
-            .into_iter()
-            .filter(|p| p.deleted_at.is_none())
-            .filter_map(|p| p.code.map(|c| (c, p.id)))
-            .collect();
+        existing::<product::Entity>(db, actor.company_id, product::Column::Code, &product_codes, |p| {
+            p.code.clone()
+        })
+        .await?
+        .into_iter()
+        .filter(|(_, p)| p.deleted_at.is_none())
+        .map(|(code, p)| (code, p.id))
+        .collect();
     let t = now();
     let mut plan = Plan::new();
     for r in &file.rows {
         let mut c = Cells::new(r, &file.columns);
         let key = c.req("ref", 100);
         let sold_on = c.date("sold_on");
-        let customer_code = c.req("customer_code", 64);
+        c.req("customer_code", 64);
         let amount = c.req_int("amount");
         let gross_profit = c.req_int("gross_profit");
         let quantity = c.int("quantity").and_then(|q| match i32::try_from(q) {
@@ -942,29 +952,9 @@ async fn sales_records(
                 None
             }
         });
-        let customer_id = customers.get(&customer_code).copied();
-        if customer_id.is_none() && !customer_code.is_empty() {
-            c.problem(
-                "customer_code",
-                format_args!("no customer has the code `{customer_code}`; import customers first"),
-            );
-        }
-        let product_id = c.opt("product_code", 64).and_then(|code| match products.get(&code) {
-            Some(id) => Some(*id),
-            None => {
-                c.problem("product_code", format_args!("no product has the code `{code}`"));
-                None
-            }
-        });
-        let member_id = c
-            .opt("member_email", 320)
-            .and_then(|e| match members.get(&e.to_lowercase()) {
-                Some(id) => Some(*id),
-                None => {
-                    c.problem("member_email", format_args!("no member has the e-mail `{e}`"));
-                    None
-                }
-            });
+        let customer_id = c.lookup("customer_code", &customers, "customer");
+        let product_id = c.lookup("product_code", &products, "product");
+        let member_id = c.member("member_email", &members);
         let before = found.get(&key);
         let problems = std::mem::take(&mut c.problems);
         let (Some(sold_on), true) = (sold_on, problems.is_empty()) else {
@@ -1005,26 +995,30 @@ async fn sales_records(
 
 async fn touchpoints(db: &impl ConnectionTrait, actor: &Actor, file: &File, report: &mut Report) -> AppResult<Writes> {
     let refs = unique(file.rows.iter().filter_map(|r| r.cells.get("ref")));
-    let found = existing::<touchpoint::Entity>(db, actor.company_id, touchpoint::Column::ExternalRef, &refs).await?;
-    let found: HashMap<String, touchpoint::Model> = found
-        .into_iter()
-        .filter_map(|t| t.external_ref.clone().map(|k| (k, t)))
-        .collect();
+    let found = existing::<touchpoint::Entity>(db, actor.company_id, touchpoint::Column::ExternalRef, &refs, |t| {
+        t.external_ref.clone()
+    })
+    .await?;
     let customers = customer_ids(db, actor, &file.rows).await?;
     let contact_codes = unique(file.rows.iter().filter_map(|r| r.cells.get("contact_code")));
-    let contacts: HashMap<String, (Uuid, Uuid)> =
-        existing::<contact::Entity>(db, actor.company_id, contact::Column::ExternalCode, &contact_codes)
-            .await?
-            .into_iter()
-            .filter(|c| c.deleted_at.is_none())
-            .filter_map(|c| c.external_code.map(|k| (k, (c.id, c.customer_id))))
-            .collect();
+    let contacts: HashMap<String, (Uuid, Uuid)> = existing::<contact::Entity>(
+        db,
+        actor.company_id,
+        contact::Column::ExternalCode,
+        &contact_codes,
+        |c| c.external_code.clone(),
+    )
+    .await?
+    .into_iter()
+    .filter(|(_, c)| c.deleted_at.is_none())
+    .map(|(code, c)| (code, (c.id, c.customer_id)))
+    .collect();
     let t = now();
     let mut plan = Plan::new();
     for r in &file.rows {
         let mut c = Cells::new(r, &file.columns);
         let key = c.req("ref", 100);
-        let customer_code = c.req("customer_code", 64);
+        c.req("customer_code", 64);
         let kind = c.req("kind", 64);
         if !kind.is_empty()
             && let Err(e) = super::validate::key("kind", &kind)
@@ -1035,13 +1029,7 @@ async fn touchpoints(db: &impl ConnectionTrait, actor: &Actor, file: &File, repo
         let title = c.opt("title", 500);
         let url = c.opt("url", 2000);
         let source = c.opt("source", 64);
-        let customer_id = customers.get(&customer_code).copied();
-        if customer_id.is_none() && !customer_code.is_empty() {
-            c.problem(
-                "customer_code",
-                format_args!("no customer has the code `{customer_code}`; import customers first"),
-            );
-        }
+        let customer_id = c.lookup("customer_code", &customers, "customer");
         let contact_id = c.opt("contact_code", 64).and_then(|code| match contacts.get(&code) {
             Some((id, of)) if Some(*of) == customer_id => Some(*id),
             Some(_) => {
