@@ -113,6 +113,30 @@ pub enum BenchAction {
         #[arg(long)]
         json: Option<PathBuf>,
     },
+    /// The scenarios over real HTTP (this binary started as the server on the
+    /// configured database), each beside its physical limit: hand-written SQL
+    /// for the same answer, or a static endpoint.
+    Http {
+        /// Concurrent clients, comma-separated.
+        #[arg(long, default_value = "1,8,64", value_delimiter = ',')]
+        clients: Vec<usize>,
+        /// Seconds per scenario and client count.
+        #[arg(long, default_value_t = 5.0)]
+        secs: f64,
+        /// Only these scenarios (by number or name prefix, comma-separated: `1a,3,7`).
+        #[arg(long, value_delimiter = ',')]
+        only: Vec<String>,
+        /// Also count the rows PostgreSQL reads per operation (adds ~30 s per scenario).
+        #[arg(long)]
+        rows_read: bool,
+        /// Fail if statements grow with the page size or a hand-written page
+        /// returns other rows than ours (the CI smoke run).
+        #[arg(long)]
+        check: bool,
+        /// Also write the report as JSON to this file.
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
     /// Time a daily report's submission with and without its notifications
     /// and webhook outbox rows (makes two small companies in the database).
     WritePath {

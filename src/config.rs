@@ -43,6 +43,8 @@ pub struct Config {
     pub request_timeout_secs: u64,
     /// `development` (the default) or `production`: decides defaults such as introspection.
     pub environment: Environment,
+    /// Serve process counters (statements, requests, memory) at `/metrics`.
+    pub metrics: bool,
 }
 
 /// Where the server runs.
@@ -151,6 +153,7 @@ impl Default for Config {
             max_body_bytes: 1024 * 1024 + 64 * 1024,
             request_timeout_secs: 30,
             environment: Environment::Development,
+            metrics: true,
         }
     }
 }

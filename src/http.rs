@@ -28,11 +28,18 @@ use crate::{
 pub fn router(state: AppState) -> Router {
     let body_limit = state.config.max_body_bytes;
     let timeout = Duration::from_secs(state.config.request_timeout_secs);
-    Router::new()
+    let router = Router::new()
         .route("/graphql", get(graphiql).post(graphql))
         .route("/graphql/ws", get(graphql_ws))
         .route("/api/aggregate.csv", get(aggregate_csv))
         .route("/healthz", get(healthz))
+        .route("/version", get(version));
+    let router = if state.config.metrics {
+        router.route("/metrics", get(metrics))
+    } else {
+        router
+    };
+    router
         .with_state(state)
         .layer(RequestBodyLimitLayer::new(body_limit))
         .layer(TimeoutLayer::with_status_code(StatusCode::GATEWAY_TIMEOUT, timeout))
@@ -71,6 +78,21 @@ async fn healthz(State(state): State<AppState>) -> Response {
     }
 }
 
+/// The server's name and version: static JSON, no database (also the
+/// benchmark's floor for what any HTTP answer costs).
+async fn version() -> Json<serde_json::Value> {
+    Json(serde_json::json!({"name": "sfa", "version": env!("CARGO_PKG_VERSION")}))
+}
+
+/// Prometheus counters (see [`crate::metrics`]); off with `metrics = false`.
+async fn metrics(State(state): State<AppState>) -> Response {
+    (
+        [(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.metrics.render(),
+    )
+        .into_response()
+}
+
 async fn graphql(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -104,6 +126,7 @@ async fn graphql(
             error.extensions.get_or_insert_with(Default::default).set("code", code);
         }
     }
+    state.metrics.request(!response.errors.is_empty());
     GraphQLResponse::from(response).into_response()
 }
 

@@ -25,7 +25,7 @@ async fn main() -> std::process::ExitCode {
                 customers,
                 months,
             } => sfa::server::seed_demo(&config, seed, sfa::seed::DemoSize { customers, months }).await,
-            Command::Bench { action } => sfa::server::bench(&config, action).await,
+            Command::Bench { action } => sfa::server::bench(&config, cli.config.clone(), action).await,
             Command::Import {
                 kind,
                 file,

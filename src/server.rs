@@ -30,7 +30,13 @@ pub async fn serve(config: Config, demo: bool) -> Result<(), String> {
         }
     }
     let listen = config.listen;
-    let state = AppState::new(db, config).await.map_err(|e| e.message())?;
+    let metrics = std::sync::Arc::new(crate::metrics::Metrics::default());
+    let mut db = db;
+    let counter = metrics.clone();
+    db.set_metric_callback(move |_| counter.statement());
+    let state = AppState::with_metrics(db, config, metrics)
+        .await
+        .map_err(|e| e.message())?;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
@@ -176,7 +182,11 @@ pub async fn import(config: &Config, job: ImportJob) -> Result<(), String> {
 }
 
 /// Runs a benchmark command on the configured database.
-pub async fn bench(config: &Config, action: crate::cli::BenchAction) -> Result<(), String> {
+pub async fn bench(
+    config: &Config,
+    config_file: Option<std::path::PathBuf>,
+    action: crate::cli::BenchAction,
+) -> Result<(), String> {
     use crate::{bench, cli::BenchAction};
     let db = open(config).await?;
     match action {
@@ -201,6 +211,31 @@ pub async fn bench(config: &Config, action: crate::cli::BenchAction) -> Result<(
                 .await
                 .map_err(|e| e.message())?;
             print!("{}", report.table());
+        }
+        BenchAction::Http {
+            clients,
+            secs,
+            only,
+            rows_read,
+            check,
+            json,
+        } => {
+            let opts = bench::http::Options {
+                clients,
+                secs,
+                only,
+                rows_read,
+                check,
+                config: config_file,
+            };
+            let report = bench::http::run(&db, &plugins(config)?, &opts)
+                .await
+                .map_err(|e| e.message())?;
+            print!("{}", report.table());
+            if let Some(path) = json {
+                let text = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
+                std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+            }
         }
         BenchAction::Analytics { runs, json } => {
             let report = bench::analytics::run(&db, &plugins(config)?, runs.max(1))

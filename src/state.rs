@@ -26,6 +26,8 @@ pub struct AppState {
     pub plugins: Arc<Plugins>,
     /// Live events for subscriptions (across replicas on PostgreSQL).
     pub bus: crate::events::Bus,
+    /// Counters served at `/metrics`.
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl AppState {
@@ -33,6 +35,16 @@ impl AppState {
     /// secret and compiles every plugin set (a broken one stops start-up with
     /// its file, line and column).
     pub async fn new(db: DatabaseConnection, config: Config) -> crate::error::AppResult<Self> {
+        Self::with_metrics(db, config, Default::default()).await
+    }
+
+    /// Like [`AppState::new`], with counters the caller already feeds (the
+    /// server hooks the statement counter into the pool before this).
+    pub async fn with_metrics(
+        db: DatabaseConnection,
+        config: Config,
+        metrics: Arc<crate::metrics::Metrics>,
+    ) -> crate::error::AppResult<Self> {
         let secret = crate::auth::load_or_create_secret(&db, config.auth.secret.as_deref()).await?;
         let keys = TokenKeys::new(&secret, config.auth.token_ttl_hours);
         let plugins = Arc::new(Plugins::load(&config.plugins_dir, ScriptLimits::default())?);
@@ -63,6 +75,7 @@ impl AppState {
             schema,
             plugins,
             bus,
+            metrics,
         })
     }
 }

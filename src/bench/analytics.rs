@@ -64,9 +64,10 @@ const CASES: [&str; 8] = [
     "energy ranking: customers, 4 weeks",
 ];
 
-struct Ctx {
-    actor: Actor,
-    root: uuid::Uuid,
+/// Who the views run as (the company's admin) and for which team (the root).
+pub(super) struct Ctx {
+    pub(super) actor: Actor,
+    pub(super) root: uuid::Uuid,
     backend: DbBackend,
 }
 
@@ -120,7 +121,7 @@ async fn ours(db: &DatabaseConnection, c: &Ctx, case: usize) -> AppResult<usize>
 }
 
 /// The hand-written statements for the same figures.
-fn hand(c: &Ctx, case: usize) -> Vec<sea_orm::Statement> {
+pub(super) fn hand(c: &Ctx, case: usize) -> Vec<sea_orm::Statement> {
     let a = &c.actor;
     let pg = c.backend == DbBackend::Postgres;
     let tz = a.time_zone;
@@ -346,8 +347,8 @@ fn median(mut v: Vec<StdDuration>) -> f64 {
     v.get(v.len() / 2).map_or(0.0, |d| d.as_secs_f64() * 1000.0)
 }
 
-/// Times every view `runs` times against its hand-written SQL, alternating.
-pub async fn run(db: &DatabaseConnection, plugins: &Plugins, runs: usize) -> AppResult<Report> {
+/// The benchmark company's admin as an actor, and its root team.
+pub(super) async fn context(db: &DatabaseConnection, plugins: &Plugins) -> AppResult<Ctx> {
     let company = company::Entity::find()
         .filter(company::Column::Slug.eq(BENCH_SLUG))
         .one(db)
@@ -371,6 +372,12 @@ pub async fn run(db: &DatabaseConnection, plugins: &Plugins, runs: usize) -> App
         root: root.id,
         backend: db.get_database_backend(),
     };
+    Ok(c)
+}
+
+/// Times every view `runs` times against its hand-written SQL, alternating.
+pub async fn run(db: &DatabaseConnection, plugins: &Plugins, runs: usize) -> AppResult<Report> {
+    let c = context(db, plugins).await?;
     let rss_before_kib = super::rss_kib().0;
     let mut cases = Vec::new();
     for (i, name) in CASES.iter().enumerate() {

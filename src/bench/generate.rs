@@ -538,6 +538,9 @@ pub async fn generate(db: &DatabaseConnection, size: Size, seed: u64) -> AppResu
         let created = when(&mut rng);
         let done = rng.random_bool(0.6);
         let assignee = member_ids[c.owner as usize];
+        // Most promises are made on a deal.
+        let deal = (!c.deals.is_empty() && rng.random_bool(0.6))
+            .then(|| deal_ids[c.deals[rng.random_range(0..c.deals.len())] as usize]);
         tasks
             .push(
                 db,
@@ -552,7 +555,7 @@ pub async fn generate(db: &DatabaseConnection, size: Size, seed: u64) -> AppResu
                     creator_id: Set(assignee),
                     due_date: Set(Some(today + Duration::days(rng.random_range(-60..60)))),
                     customer_id: Set(Some(c.id)),
-                    deal_id: Set(None),
+                    deal_id: Set(deal),
                     activity_id: Set(None),
                     quote_id: Set(None),
                     completed_at: Set(done.then_some(created)),
