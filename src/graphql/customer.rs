@@ -397,16 +397,11 @@ pub struct CustomerQuery;
 impl CustomerQuery {
     /// A customer by id.
     async fn customer(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Customer> {
-        let actor = actor(ctx)?;
-        Ok(Customer(
-            find_readable::<customer::Entity>(
-                db(ctx)?,
-                actor,
-                parse_id(&id, "Customer")?,
-                Some(customer::Column::DeletedAt),
-            )
-            .await?,
-        ))
+        let id = parse_id(&id, "Customer")?;
+        let row = super::loader::readable::<customer::Entity>(ctx, id, customer::Column::DeletedAt, |c| {
+            c.deleted_at.is_some()
+        });
+        Ok(Customer(row.await?))
     }
 
     /// The company's customers.

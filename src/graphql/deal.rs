@@ -512,11 +512,9 @@ pub struct DealQuery;
 impl DealQuery {
     /// A deal by id.
     async fn deal(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Deal> {
-        let actor = actor(ctx)?;
-        Ok(Deal(
-            find_readable::<deal::Entity>(db(ctx)?, actor, parse_id(&id, "Deal")?, Some(deal::Column::DeletedAt))
-                .await?,
-        ))
+        let id = parse_id(&id, "Deal")?;
+        let row = super::loader::readable::<deal::Entity>(ctx, id, deal::Column::DeletedAt, |d| d.deleted_at.is_some());
+        Ok(Deal(row.await?))
     }
 
     /// A quote by id.

@@ -10,7 +10,7 @@ use super::{
     context::{actor, db},
     customer::Customer,
     deal::Deal,
-    loader::related,
+    loader::{readable, related},
     org::Member,
     scalars::Date,
 };
@@ -236,11 +236,13 @@ impl EnergyQuery {
                 AppError::bad("give exactly one of `dealId`, `customerId`, `customerCode` and `memberId`").into(),
             );
         }
+        // Through the loader: a query asking for the deal (or customer) beside
+        // its energy reads the row once.
         let subject = if let Some(id) = parse_opt_id(deal_id.as_ref(), "Deal")? {
-            access::find_readable::<deal::Entity>(db, actor, id, Some(deal::Column::DeletedAt)).await?;
+            readable::<deal::Entity>(ctx, id, deal::Column::DeletedAt, |d| d.deleted_at.is_some()).await?;
             EnergySubject::Deal(id)
         } else if let Some(id) = parse_opt_id(customer_id.as_ref(), "Customer")? {
-            access::find_readable::<customer::Entity>(db, actor, id, Some(customer::Column::DeletedAt)).await?;
+            readable::<customer::Entity>(ctx, id, customer::Column::DeletedAt, |c| c.deleted_at.is_some()).await?;
             EnergySubject::Customer(id)
         } else if let Some(code) = customer_code {
             let found = access::select::<customer::Entity>(actor)
@@ -255,7 +257,9 @@ impl EnergyQuery {
             kpi::authorize(db, actor, Subject::Member(id)).await?;
             EnergySubject::Member(id)
         };
-        Ok(Energy(energy::energy(db, actor, subject, weeks).await?))
+        // The breadth costs a statement of its own; only when selected.
+        let breadth = ctx.look_ahead().field("breadth").exists();
+        Ok(Energy(energy::energy(db, actor, subject, weeks, breadth).await?))
     }
 
     /// The open deals, customers or members with the most energy points over

@@ -248,7 +248,15 @@ impl Customer360 {
         #[graphql(desc = "Weeks of continuity (default 12, at most 104).")] weeks: Option<u32>,
     ) -> async_graphql::Result<Energy> {
         let weeks = super::energy::continuity_weeks(weeks)?;
-        let e = energy::energy(db(ctx)?, actor(ctx)?, EnergySubject::Customer(self.0.id), weeks).await?;
+        let breadth = ctx.look_ahead().field("breadth").exists();
+        let e = energy::energy(
+            db(ctx)?,
+            actor(ctx)?,
+            EnergySubject::Customer(self.0.id),
+            weeks,
+            breadth,
+        )
+        .await?;
         Ok(Energy(e))
     }
 }

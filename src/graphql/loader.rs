@@ -257,6 +257,31 @@ where
     found.ok_or_else(|| access::forbidden_read(E::NAME).into())
 }
 
+/// Row `id` of `E` that the caller may read and that is not deleted
+/// (`deleted` tells), through the request's loader: a second lookup of the
+/// same row in one request (`deal(id)` beside `energy(dealId)`) costs no
+/// statement. When the loader finds nothing, `access::find_readable` tells
+/// NOT_FOUND from FORBIDDEN (a statement on the error path only).
+pub async fn readable<E>(
+    ctx: &async_graphql::Context<'_>,
+    id: Uuid,
+    live: E::Column,
+    deleted: impl Fn(&E::Model) -> bool,
+) -> async_graphql::Result<E::Model>
+where
+    E: Scoped + Guarded + Send + Sync + 'static,
+    E::Model: FromQueryResult + Sync + Send + Clone,
+{
+    match super::context::loader(ctx)?.load_one(ById::<E>::new(id)).await? {
+        Some(row) if !deleted(&row) => Ok(row),
+        Some(_) => Err(crate::error::AppError::NotFound(E::NAME).into()),
+        None => {
+            let (db, actor) = (super::context::db(ctx)?, super::context::actor(ctx)?);
+            Ok(access::find_readable::<E>(db, actor, id, Some(live)).await?)
+        }
+    }
+}
+
 /// A filter that keeps rows not soft-deleted.
 pub fn not_deleted(col: impl ColumnTrait) -> Condition {
     Condition::all().add(col.is_null())

@@ -2,7 +2,9 @@
 
 use chrono::{DateTime, Duration, Utc};
 use entity::{login_failure, member};
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect, Set,
+};
 
 use super::{Actor, now};
 use crate::{
@@ -102,10 +104,19 @@ async fn record_failure(db: &impl ConnectionTrait, email: &str, window_start: Da
 /// The actor of a verified token, if the member still exists, is active and
 /// the token was not revoked.
 pub async fn actor_for(db: &impl ConnectionTrait, plugins: &Plugins, claims: &Claims) -> AppResult<Actor> {
-    let member = member::Entity::find_by_id(claims.sub).one(db).await?;
-    match member {
-        Some(m) if m.active && m.company_id == claims.cid && m.token_version == claims.tv => {
-            actor_of(db, plugins, &m, None).await
+    // The member and their company in one statement: every request runs this.
+    let company: sea_orm::RelationDef = member::Entity::belongs_to(entity::company::Entity)
+        .from(member::Column::CompanyId)
+        .to(entity::company::Column::Id)
+        .into();
+    let found = member::Entity::find_by_id(claims.sub)
+        .join(sea_orm::JoinType::InnerJoin, company)
+        .select_also(entity::company::Entity)
+        .one(db)
+        .await?;
+    match found {
+        Some((m, Some(company))) if m.active && m.company_id == claims.cid && m.token_version == claims.tv => {
+            actor_in(db, plugins, &m, &company, None).await
         }
         _ => Err(AppError::Unauthenticated(
             "this token is no longer valid; log in again".into(),
@@ -124,7 +135,18 @@ pub async fn actor_of(
         .one(db)
         .await?
         .ok_or(AppError::NotFound("Company"))?;
-    let reach = super::access::reach(db, m, &company).await?;
+    actor_in(db, plugins, m, &company, api_key).await
+}
+
+/// The actor for a member of `company` (already loaded).
+async fn actor_in(
+    db: &impl ConnectionTrait,
+    plugins: &Plugins,
+    m: &member::Model,
+    company: &entity::company::Model,
+    api_key: Option<(uuid::Uuid, super::access::ApiKeyScope)>,
+) -> AppResult<Actor> {
+    let reach = super::access::reach(db, m, company).await?;
     Ok(Actor {
         member_id: m.id,
         company_id: m.company_id,

@@ -8,9 +8,7 @@ use std::collections::BTreeSet;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use entity::{activity, deal, enums::ActivityStatus};
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, QueryTrait, Select, sea_query::Expr,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, QueryTrait, Select};
 use uuid::Uuid;
 
 use super::{Actor, access, period, sql::Params};
@@ -98,44 +96,17 @@ pub fn last_weeks(today: NaiveDate, weeks: u32) -> Vec<NaiveDate> {
 }
 
 /// The energy of a subject over its whole history, with the last `weeks`
-/// weeks one by one: three statements.
-pub async fn energy(db: &impl ConnectionTrait, actor: &Actor, subject: EnergySubject, weeks: u32) -> AppResult<Energy> {
+/// weeks one by one: one statement, and one more for the breadth (contacts,
+/// departments and levels met) when `breadth` is asked for.
+pub async fn energy(
+    db: &impl ConnectionTrait,
+    actor: &Actor,
+    subject: EnergySubject,
+    weeks: u32,
+    breadth: bool,
+) -> AppResult<Energy> {
     let base = done_activities(actor, subject);
-    let (points, activities, last): (Option<i64>, i64, Option<DateTime<Utc>>) = base
-        .clone()
-        .select_only()
-        .expr(Expr::cust("CAST(SUM(activity.energy_points) AS BIGINT)"))
-        .expr(Expr::cust("COUNT(*)"))
-        .expr(Expr::cust("MAX(activity.done_at)"))
-        .into_tuple()
-        .one(db)
-        .await?
-        .unwrap_or((None, 0, None));
-
-    // Contacts met, by level and department.
-    let ids = base.clone().select_only().column(activity::Column::Id).into_query();
     let backend = db.get_database_backend();
-    let mut p = Params::new(backend, actor.company_id);
-    let ids = p.embed(&ids);
-    let sql = format!(
-        "SELECT c.level, c.department, COUNT(DISTINCT c.id)
-         FROM activity_contact ac JOIN contact c ON c.id = ac.contact_id
-         WHERE ac.company_id = $1 AND ac.activity_id IN ({ids})
-         GROUP BY c.level, c.department"
-    );
-    let (mut contacts, mut departments, mut levels) = (0, BTreeSet::new(), BTreeSet::new());
-    for r in db.query_all_raw(p.statement(sql)).await? {
-        let level: String = r.try_get_by_index(0)?;
-        let department: Option<String> = r.try_get_by_index(1)?;
-        let n: i64 = r.try_get_by_index(2)?;
-        contacts += n;
-        levels.insert(level);
-        if let Some(d) = department.filter(|d| !d.trim().is_empty()) {
-            departments.insert(d);
-        }
-    }
-
-    // Points per week.
     let tz = actor.time_zone;
     let mondays = last_weeks(period::today(tz), weeks);
     let mut weekly: Vec<WeekPoints> = mondays
@@ -146,38 +117,79 @@ pub async fn energy(db: &impl ConnectionTrait, actor: &Actor, subject: EnergySub
             activities: 0,
         })
         .collect();
-    if !mondays.is_empty() {
-        let rows = base
-            .select_only()
-            .columns([activity::Column::DoneAt, activity::Column::EnergyPoints])
-            .into_query();
+
+    // The whole history (bucket -1) and each of the last weeks, in one pass.
+    let rows = base
+        .clone()
+        .select_only()
+        .columns([activity::Column::DoneAt, activity::Column::EnergyPoints])
+        .into_query();
+    let mut p = Params::new(backend, actor.company_id);
+    let rows = p.embed(&rows);
+    let mut b: Vec<String> = mondays
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            let (lo, hi) = (period::midnight(tz, *m), period::midnight(tz, *m + Duration::days(7)));
+            format!("({i}, {}, {})", p.push(lo), p.push(hi))
+        })
+        .collect();
+    // The all-time bucket: from the epoch to far ahead, so one join serves both.
+    let (lo, hi) = (
+        p.push(DateTime::<Utc>::UNIX_EPOCH),
+        p.push(Utc::now() + Duration::days(365 * 100)),
+    );
+    b.push(format!("(-1, {lo}, {hi})"));
+    let sql = format!(
+        "WITH b(bk, lo, hi) AS (VALUES {})
+         SELECT CAST(b.bk AS BIGINT), CAST(COALESCE(SUM(x.energy_points), 0) AS BIGINT), COUNT(*), MAX(x.done_at)
+         FROM ({rows}) x JOIN b ON x.done_at >= b.lo AND x.done_at < b.hi
+         GROUP BY b.bk",
+        b.join(", ")
+    );
+    let (mut points, mut activities, mut last) = (0, 0, None);
+    for r in db.query_all_raw(p.statement(sql)).await? {
+        let bk: i64 = r.try_get_by_index(0)?;
+        let (pts, n): (i64, i64) = (r.try_get_by_index(1)?, r.try_get_by_index(2)?);
+        match usize::try_from(bk).ok().and_then(|i| weekly.get_mut(i)) {
+            Some(w) => {
+                w.points = pts;
+                w.activities = n;
+            }
+            None => {
+                points = pts;
+                activities = n;
+                last = r.try_get_by_index::<Option<DateTime<Utc>>>(3)?;
+            }
+        }
+    }
+
+    // Contacts met, by level and department.
+    let (mut contacts, mut departments, mut levels) = (0, BTreeSet::new(), BTreeSet::new());
+    if breadth {
+        let ids = base.select_only().column(activity::Column::Id).into_query();
         let mut p = Params::new(backend, actor.company_id);
-        let rows = p.embed(&rows);
-        let b: Vec<String> = mondays
-            .iter()
-            .enumerate()
-            .map(|(i, m)| {
-                let (lo, hi) = (period::midnight(tz, *m), period::midnight(tz, *m + Duration::days(7)));
-                format!("({i}, {}, {})", p.push(lo), p.push(hi))
-            })
-            .collect();
+        let ids = p.embed(&ids);
         let sql = format!(
-            "WITH b(bk, lo, hi) AS (VALUES {})
-             SELECT CAST(b.bk AS BIGINT), CAST(COALESCE(SUM(x.energy_points), 0) AS BIGINT), COUNT(*)
-             FROM ({rows}) x JOIN b ON x.done_at >= b.lo AND x.done_at < b.hi
-             GROUP BY b.bk",
-            b.join(", ")
+            "SELECT c.level, c.department, COUNT(DISTINCT c.id)
+             FROM activity_contact ac JOIN contact c ON c.id = ac.contact_id
+             WHERE ac.company_id = $1 AND ac.activity_id IN ({ids})
+             GROUP BY c.level, c.department"
         );
         for r in db.query_all_raw(p.statement(sql)).await? {
-            let bk: i64 = r.try_get_by_index(0)?;
-            let w = &mut weekly[bk as usize];
-            w.points = r.try_get_by_index(1)?;
-            w.activities = r.try_get_by_index(2)?;
+            let level: String = r.try_get_by_index(0)?;
+            let department: Option<String> = r.try_get_by_index(1)?;
+            let n: i64 = r.try_get_by_index(2)?;
+            contacts += n;
+            levels.insert(level);
+            if let Some(d) = department.filter(|d| !d.trim().is_empty()) {
+                departments.insert(d);
+            }
         }
     }
     Ok(Energy {
         subject,
-        points: points.unwrap_or(0),
+        points,
         activities,
         last_activity_at: last,
         contacts,

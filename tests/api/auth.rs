@@ -51,3 +51,50 @@ async fn deactivated_member_token_stops_working() {
         .expect("deactivate");
     assert_eq!(app.err(&t.rep, "{ me { id } }", json!({})).await, "UNAUTHENTICATED");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn version_and_metrics_endpoints() {
+    let app = TestApp::spawn().await;
+    let version: serde_json::Value = app
+        .http
+        .get(app.url("/version"))
+        .send()
+        .await
+        .expect("version")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(version["name"], "sfa");
+    assert_eq!(version["version"], env!("CARGO_PKG_VERSION"));
+
+    let t = app.tenant("acme").await;
+    let counter = |text: &str, name: &str| sfa::metrics::parse(text, name).expect(name);
+    let metrics = || async {
+        app.http
+            .get(app.url("/metrics"))
+            .send()
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("text")
+    };
+    let before = metrics().await;
+    app.ok(&t.rep, "{ me { id } }", json!({})).await;
+    app.gql(Some(&t.rep.token), "{ nope }", json!({})).await;
+    let after = metrics().await;
+    let requests = counter(&after, "sfa_graphql_requests_total") - counter(&before, "sfa_graphql_requests_total");
+    let errors = counter(&after, "sfa_graphql_errors_total") - counter(&before, "sfa_graphql_errors_total");
+    assert_eq!((requests, errors), (2, 1));
+    assert!(counter(&after, "process_resident_memory_bytes") > 0);
+
+    let off = TestApp::spawn_with(|c| c.metrics = false).await;
+    let status = off
+        .http
+        .get(off.url("/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .status();
+    assert_eq!(status, 404);
+}

@@ -87,3 +87,34 @@ async fn a_page_of_100_costs_the_statements_of_a_page_of_10() {
     assert_eq!(ten, hundred, "statements for 10 deals: {ten}, for 100: {hundred}");
     assert!(ten < 40, "{ten} statements for one nested page");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_deal_detail_reads_the_deal_once_and_the_breadth_only_when_asked() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant("acme").await;
+    seed(&app, &t.admin, 2).await;
+    let deals = app
+        .ok(&t.admin, "{ deals(first: 1) { nodes { id } } }", json!({}))
+        .await;
+    let id = deals["deals"]["nodes"][0]["id"].clone();
+    let detail = "query($id: ID!) {
+      deal(id: $id) { name customer { name contacts { name } }
+        activities(first: 20) { nodes { subject } } tasks(status: OPEN, first: 20) { nodes { title } }
+        quality { indicator } }
+      energy(dealId: $id) { points activities weekly { points } } }";
+    let before = app.statements();
+    let data = app.ok(&t.admin, detail, json!({"id": id})).await;
+    let spent = app.statements() - before;
+    assert_eq!(data["deal"]["customer"]["contacts"][0]["name"], "K");
+    assert_eq!(data["energy"]["weekly"].as_array().map(Vec::len), Some(12));
+    // Token (member and company joined), the deal (once, for both fields),
+    // the energy (totals and weeks together), then one statement per
+    // relation: customer, activities, tasks, quality, contacts.
+    assert_eq!(spent, 8, "statements for a deal detail");
+
+    let with_breadth = "query($id: ID!) { energy(dealId: $id) { points breadth { contacts } } }";
+    let before = app.statements();
+    let data = app.ok(&t.admin, with_breadth, json!({"id": id})).await;
+    assert_eq!(app.statements() - before, 4, "token, deal, energy, breadth");
+    assert_eq!(data["energy"]["breadth"]["contacts"], 1, "the contact met on the deal");
+}
