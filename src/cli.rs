@@ -137,6 +137,13 @@ pub enum BenchAction {
         #[arg(long)]
         json: Option<PathBuf>,
     },
+    /// Re-score every done activity of the benchmark company (the real job),
+    /// and time the script part alone beside the same scoring in plain Rust.
+    Rescore {
+        /// Also write the report as JSON to this file.
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
     /// Time a daily report's submission with and without its notifications
     /// and webhook outbox rows (makes two small companies in the database).
     WritePath {

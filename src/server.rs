@@ -237,6 +237,16 @@ pub async fn bench(
                 std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
             }
         }
+        BenchAction::Rescore { json } => {
+            let report = bench::rescore::run(&db, &plugins(config)?)
+                .await
+                .map_err(|e| e.message())?;
+            print!("{}", report.table());
+            if let Some(path) = json {
+                let text = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
+                std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+            }
+        }
         BenchAction::Analytics { runs, json } => {
             let report = bench::analytics::run(&db, &plugins(config)?, runs.max(1))
                 .await

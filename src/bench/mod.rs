@@ -3,11 +3,13 @@
 //! figures on the same database in the same run (`sfa bench analytics`),
 //! the write path with and without its fan-out (`sfa bench write-path`), and
 //! the scenarios users feel over real HTTP beside their physical limits
-//! (`sfa bench http`).
+//! (`sfa bench http`), and a re-score of every activity beside the same
+//! scoring in plain Rust (`sfa bench rescore`).
 
 pub mod analytics;
 pub mod generate;
 pub mod http;
+pub mod rescore;
 pub mod write;
 
 pub use crate::metrics::rss_kib;

@@ -159,6 +159,16 @@ pub struct ScoringInput {
 }
 
 impl ScoringInput {
+    /// The activity's kind, attendees and reactions (what the script reads, with the contacts).
+    pub fn parts(&self) -> (&str, i32, &[String]) {
+        (&self.kind, self.attendees, &self.reactions)
+    }
+
+    /// The (level, department) of the contacts met.
+    pub fn contacts(&self) -> &[(String, Option<String>)] {
+        &self.contacts
+    }
+
     /// Scores the activity with `set`.
     pub fn score(&self, set: &PluginSet) -> AppResult<i32> {
         set.activity_points(activity_input(
