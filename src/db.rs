@@ -27,6 +27,10 @@ pub async fn connect_with(url: &str, adjust: impl FnOnce(&mut ConnectOptions)) -
     opts.sqlx_logging(false)
         .connect_timeout(Duration::from_secs(5))
         .acquire_timeout(Duration::from_secs(10))
+        // A ping before every checkout doubles the round trips of a request;
+        // only a connection idle long enough to have been dropped by the
+        // server or a proxy is checked first.
+        .test_before_acquire_if_idle_for(Duration::from_secs(10))
         .map_sqlx_sqlite_opts(|o| {
             o.journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Full)

@@ -227,6 +227,7 @@ pub async fn bench(
                 rows_read,
                 check,
                 config: config_file,
+                database_url: config.database_url(),
             };
             let report = bench::http::run(&db, &plugins(config)?, &opts)
                 .await

@@ -52,6 +52,8 @@ pub struct Options {
     pub check: bool,
     /// The configuration file the server is started with.
     pub config: Option<PathBuf>,
+    /// The database (the server is started on the same one).
+    pub database_url: String,
 }
 
 /// Throughput and latency of one side of a cell.
@@ -299,9 +301,14 @@ impl Server {
         proc_rss_kib(&self.pid.to_string())
     }
 
-    async fn stop(mut self) {
+    /// Stops the server; its log is kept (and named) when operations failed.
+    async fn stop(mut self, keep_log: bool) {
         let _ = self.child.kill().await;
-        let _ = std::fs::remove_file(&self.log);
+        if keep_log {
+            eprintln!("the server's log: {}", self.log.display());
+        } else {
+            let _ = std::fs::remove_file(&self.log);
+        }
     }
 }
 
@@ -1248,9 +1255,19 @@ fn wanted(opts: &Options, name: &str) -> bool {
 /// Starts the server and runs the scenarios (see the module's doc).
 pub async fn run(db: &DatabaseConnection, plugins: &Plugins, opts: &Options) -> AppResult<Report> {
     let ctx = Arc::new(analytics::context(db, plugins).await?);
+    // The limit's own pool, as large as the server's, but waiting as long as
+    // it takes: at 64 clients the heaviest views queue for a connection.
+    let url = opts.database_url.clone();
+    let limit_db = crate::db::connect_with(&url, |o| {
+        o.acquire_timeout(Duration::from_secs(600));
+    })
+    .await?;
     let server = Server::start(opts.config.as_deref()).await?;
-    let result = scenarios(db, &server, ctx, opts).await;
-    server.stop().await;
+    let result = scenarios(&limit_db, &server, ctx, opts).await;
+    let failed = result
+        .as_ref()
+        .map_or(true, |r| r.cells.iter().any(|c| c.ours.errors > 0));
+    server.stop(failed).await;
     result
 }
 
@@ -1359,7 +1376,9 @@ async fn scenarios(
         page_size_statements,
         server_idle_mib,
     };
-    if !failures.is_empty() {
+    // Under overload the server sheds load with TIMEOUT (504) by design;
+    // the table shows it. The smoke run allows no failure at all.
+    if opts.check && !failures.is_empty() {
         return Err(AppError::bad(format!("operations failed: {}", failures.join("; "))));
     }
     if opts.check {
@@ -1397,7 +1416,7 @@ impl Report {
     pub fn table(&self) -> String {
         let mut out = format!(
             "{} database, {} s per cell; ratio = our ops/s over the limit's (1.00 = the limit)\n\
-             {:<46} {:>3} {:>9} {:>7} {:>7} {:>8} {:>5} {:>8} {:>6} | {:>9} {:>7} {:>5} | {:>5}\n",
+             {:<46} {:>3} {:>9} {:>7} {:>7} {:>8} {:>5} {:>8} {:>6} {:>5} | {:>9} {:>7} {:>5} | {:>5}\n",
             self.database,
             self.secs,
             "scenario",
@@ -1409,6 +1428,7 @@ impl Report {
             "stmt",
             "KB/resp",
             "RSS MB",
+            "errs",
             "limit/s",
             "p50 ms",
             "stmt",
@@ -1416,7 +1436,7 @@ impl Report {
         );
         for c in &self.cells {
             out.push_str(&format!(
-                "{:<46} {:>3} {:>9.1} {:>7.2} {:>7.2} {:>8.2} {:>5.1} {:>8.1} {:>6.0} | {:>9.1} {:>7.2} {:>5.1} | {:>5.2}\n",
+                "{:<46} {:>3} {:>9.1} {:>7.2} {:>7.2} {:>8.2} {:>5.1} {:>8.1} {:>6.0} {:>5} | {:>9.1} {:>7.2} {:>5.1} | {:>5.2}\n",
                 c.scenario,
                 c.clients,
                 c.ours.per_sec,
@@ -1426,6 +1446,7 @@ impl Report {
                 c.ours.statements,
                 c.ours.bytes / 1024.0,
                 c.server_peak_mib,
+                c.ours.errors + c.limit.errors,
                 c.limit.per_sec,
                 c.limit.p50_ms,
                 c.limit.statements,

@@ -7,15 +7,14 @@ use entity::{
     product,
 };
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, QuerySelect, QueryTrait,
-    Set,
-    sea_query::{Expr, Func},
+    ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, QuerySelect, QueryTrait, Set,
+    sea_query::Expr,
 };
 use uuid::Uuid;
 
 use super::{
     Actor, access, catalog::active_member, customer::Patch, delete_versioned, ensure_all, find_live, find_scoped,
-    insert_audited, new_id, now, update_versioned, validate,
+    insert_audited, new_id, now, sql::Params, update_versioned, validate,
 };
 use crate::error::{AppError, AppResult};
 
@@ -151,21 +150,28 @@ async fn check_deal(
     Ok(())
 }
 
-async fn check_details(
-    db: &impl ConnectionTrait,
-    actor: &Actor,
-    customer_id: Uuid,
-    d: &Details,
-) -> AppResult<Vec<String>> {
+/// What the details of an activity hold once checked: its reaction keys
+/// (sorted, distinct) and the (level, department) of the contacts met.
+struct Checked {
+    reactions: Vec<String>,
+    met: Vec<(String, Option<String>)>,
+}
+
+async fn check_details(db: &impl ConnectionTrait, actor: &Actor, customer_id: Uuid, d: &Details) -> AppResult<Checked> {
     if d.contact_ids.len() > 100 || d.product_ids.len() > 100 || d.reactions.len() > 50 {
         return Err(AppError::bad(
             "an activity holds at most 100 contacts, 100 products and 50 reactions",
         ));
     }
+    let mut met = Vec::new();
     if !d.contact_ids.is_empty() {
-        let owners: Vec<Uuid> = contact::Entity::find()
+        let found: Vec<(Uuid, String, Option<String>)> = contact::Entity::find()
             .select_only()
-            .column(contact::Column::CustomerId)
+            .columns([
+                contact::Column::CustomerId,
+                contact::Column::Level,
+                contact::Column::Department,
+            ])
             .filter(contact::Column::CompanyId.eq(actor.company_id))
             .filter(contact::Column::Id.is_in(d.contact_ids.clone()))
             .filter(contact::Column::DeletedAt.is_null())
@@ -173,14 +179,18 @@ async fn check_details(
             .all(db)
             .await?;
         let distinct: std::collections::HashSet<_> = d.contact_ids.iter().collect();
-        if owners.len() != distinct.len() {
+        if found.len() != distinct.len() {
             return Err(AppError::NotFound("Contact"));
         }
-        if owners.iter().any(|c| *c != customer_id) {
+        if found.iter().any(|c| c.0 != customer_id) {
             return Err(AppError::bad(
                 "`contactIds` must be contacts of the activity's customer",
             ));
         }
+        met = found
+            .into_iter()
+            .map(|(_, level, department)| (level, department))
+            .collect();
     }
     ensure_all::<product::Entity>(db, actor, &d.product_ids).await?;
     let known = &actor.plugins.process.reactions;
@@ -199,100 +209,110 @@ async fn check_details(
         .collect::<AppResult<_>>()?;
     reactions.sort();
     reactions.dedup();
-    Ok(reactions)
+    Ok(Checked { reactions, met })
 }
 
+/// Sets the links of an activity: each list given replaces the stored one
+/// (`fresh`: the activity was just created, nothing to delete). One INSERT
+/// per table, whatever the number of links.
 async fn replace_details(
     db: &impl ConnectionTrait,
     actor: &Actor,
     activity_id: Uuid,
+    fresh: bool,
     contacts: Option<&[Uuid]>,
     products: Option<&[Uuid]>,
     reactions: Option<&[String]>,
 ) -> AppResult<()> {
     let company = actor.company_id;
-    if let Some(ids) = contacts {
-        activity_contact::Entity::delete_many()
-            .filter(activity_contact::Column::ActivityId.eq(activity_id))
-            .exec(db)
-            .await?;
+    let distinct = |ids: &[Uuid]| {
         let mut ids = ids.to_vec();
         ids.sort();
         ids.dedup();
-        for contact_id in ids {
-            activity_contact::ActiveModel {
+        ids
+    };
+    if let Some(ids) = contacts {
+        if !fresh {
+            activity_contact::Entity::delete_many()
+                .filter(activity_contact::Column::ActivityId.eq(activity_id))
+                .exec(db)
+                .await?;
+        }
+        let rows = distinct(ids)
+            .into_iter()
+            .map(|contact_id| activity_contact::ActiveModel {
                 activity_id: Set(activity_id),
                 contact_id: Set(contact_id),
                 company_id: Set(company),
-            }
-            .insert(db)
+            });
+        activity_contact::Entity::insert_many(rows)
+            .exec_without_returning(db)
             .await?;
-        }
     }
     if let Some(ids) = products {
-        activity_product::Entity::delete_many()
-            .filter(activity_product::Column::ActivityId.eq(activity_id))
-            .exec(db)
-            .await?;
-        let mut ids = ids.to_vec();
-        ids.sort();
-        ids.dedup();
-        for product_id in ids {
-            activity_product::ActiveModel {
+        if !fresh {
+            activity_product::Entity::delete_many()
+                .filter(activity_product::Column::ActivityId.eq(activity_id))
+                .exec(db)
+                .await?;
+        }
+        let rows = distinct(ids)
+            .into_iter()
+            .map(|product_id| activity_product::ActiveModel {
                 activity_id: Set(activity_id),
                 product_id: Set(product_id),
                 company_id: Set(company),
-            }
-            .insert(db)
+            });
+        activity_product::Entity::insert_many(rows)
+            .exec_without_returning(db)
             .await?;
-        }
     }
     if let Some(keys) = reactions {
-        activity_reaction::Entity::delete_many()
-            .filter(activity_reaction::Column::ActivityId.eq(activity_id))
-            .exec(db)
-            .await?;
-        for reaction in keys {
-            activity_reaction::ActiveModel {
-                activity_id: Set(activity_id),
-                reaction: Set(reaction.clone()),
-                company_id: Set(company),
-            }
-            .insert(db)
-            .await?;
+        if !fresh {
+            activity_reaction::Entity::delete_many()
+                .filter(activity_reaction::Column::ActivityId.eq(activity_id))
+                .exec(db)
+                .await?;
         }
+        let rows = keys.iter().map(|reaction| activity_reaction::ActiveModel {
+            activity_id: Set(activity_id),
+            reaction: Set(reaction.clone()),
+            company_id: Set(company),
+        });
+        activity_reaction::Entity::insert_many(rows)
+            .exec_without_returning(db)
+            .await?;
     }
     Ok(())
 }
 
 /// Recomputes the customer's last contact and the deal's last activity from
-/// their live done activities (derived fields: no version bump).
-async fn refresh_last_contact(db: &impl ConnectionTrait, customer_id: Uuid, deal_id: Option<Uuid>) -> AppResult<()> {
-    let latest = |col: activity::Column, id: Uuid| {
-        activity::Entity::find()
-            .select_only()
-            .column_as(Expr::from(Func::max(Expr::col(activity::Column::DoneAt))), "latest")
-            .filter(col.eq(id))
-            .filter(activity::Column::Status.eq(ActivityStatus::Done))
-            .filter(activity::Column::DeletedAt.is_null())
-            .into_tuple::<Option<DateTime<Utc>>>()
-    };
-    let last = latest(activity::Column::CustomerId, customer_id)
-        .one(db)
-        .await?
-        .flatten();
-    customer::Entity::update_many()
-        .col_expr(customer::Column::LastContactAt, Expr::val(last))
-        .filter(customer::Column::Id.eq(customer_id))
-        .exec(db)
-        .await?;
+/// their live done activities (derived fields: no version bump). One UPDATE
+/// each, the latest found through the (company, customer | deal) indexes.
+async fn refresh_last_contact(
+    db: &impl ConnectionTrait,
+    company_id: Uuid,
+    customer_id: Uuid,
+    deal_id: Option<Uuid>,
+) -> AppResult<()> {
+    let backend = db.get_database_backend();
+    let mut p = Params::new(backend, company_id);
+    let id = p.push(customer_id);
+    db.execute_raw(p.statement(format!(
+        "UPDATE customer SET last_contact_at = (SELECT MAX(done_at) FROM activity WHERE company_id = $1
+           AND customer_id = {id} AND status = 'done' AND deleted_at IS NULL)
+         WHERE company_id = $1 AND id = {id}"
+    )))
+    .await?;
     if let Some(deal_id) = deal_id {
-        let last = latest(activity::Column::DealId, deal_id).one(db).await?.flatten();
-        deal::Entity::update_many()
-            .col_expr(deal::Column::LastActivityAt, Expr::val(last))
-            .filter(deal::Column::Id.eq(deal_id))
-            .exec(db)
-            .await?;
+        let mut p = Params::new(backend, company_id);
+        let id = p.push(deal_id);
+        db.execute_raw(p.statement(format!(
+            "UPDATE deal SET last_activity_at = (SELECT MAX(done_at) FROM activity WHERE company_id = $1
+               AND deal_id = {id} AND status = 'done' AND deleted_at IS NULL)
+             WHERE company_id = $1 AND id = {id}"
+        )))
+        .await?;
     }
     Ok(())
 }
@@ -311,7 +331,7 @@ pub async fn create(
     }
     access::find_readable::<customer::Entity>(db, actor, f.customer_id, Some(customer::Column::DeletedAt)).await?;
     check_deal(db, actor, f.deal_id, f.customer_id).await?;
-    let reactions = check_details(db, actor, f.customer_id, &f.details).await?;
+    let checked = check_details(db, actor, f.customer_id, &f.details).await?;
     let done_at = match f.status {
         ActivityStatus::Planned if f.done_at.is_some() => {
             return Err(AppError::bad("a PLANNED activity has no `doneAt`; complete it later"));
@@ -322,6 +342,13 @@ pub async fn create(
     };
     let attendees = small("attendeeCount", f.attendee_count, 10_000)?
         .unwrap_or_else(|| (f.details.contact_ids.len() as i32).max(1));
+    let duration_minutes = small("durationMinutes", f.duration_minutes, 24 * 60)?;
+    // Scored from what the request holds, so the row is written once.
+    let scored = if f.status == ActivityStatus::Done {
+        points(actor, f.kind, attendees, duration_minutes, &checked).await
+    } else {
+        None
+    };
     let t = now();
     let am = activity::ActiveModel {
         id: Set(new_id()),
@@ -335,12 +362,12 @@ pub async fn create(
         subject: Set(validate::text("subject", &f.subject, 200)?),
         scheduled_at: Set(f.scheduled_at),
         done_at: Set(done_at),
-        duration_minutes: Set(small("durationMinutes", f.duration_minutes, 24 * 60)?),
+        duration_minutes: Set(duration_minutes),
         attendee_count: Set(attendees),
         notes: Set(validate::opt_text("notes", f.notes, validate::LONG_TEXT)?),
         outcome: Set(validate::opt_text("outcome", f.outcome, validate::LONG_TEXT)?),
-        energy_points: Set(None),
-        energy_version: Set(None),
+        energy_points: Set(scored.as_ref().map(|s| s.0)),
+        energy_version: Set(scored.map(|s| s.1)),
         version: Set(1),
         created_at: Set(t),
         updated_at: Set(t),
@@ -352,15 +379,44 @@ pub async fn create(
         db,
         actor,
         created.id,
+        true,
         Some(&d.contact_ids),
         Some(&d.product_ids),
-        Some(&reactions),
+        Some(&checked.reactions),
     )
     .await?;
     if created.status == ActivityStatus::Done {
-        refresh_last_contact(db, created.customer_id, created.deal_id).await?;
+        refresh_last_contact(db, actor.company_id, created.customer_id, created.deal_id).await?;
     }
-    score(db, actor, created).await
+    Ok(created)
+}
+
+/// The points of a done activity by the company's scoring script, with the
+/// script's version; `None` when the script fails: a broken script must not
+/// lose a rep's work, so the activity is kept unscored and the failure
+/// logged for the admin.
+async fn points(
+    actor: &Actor,
+    kind: ActivityKind,
+    attendees: i32,
+    duration_minutes: Option<i32>,
+    checked: &Checked,
+) -> Option<(i32, String)> {
+    let input = crate::plugins::activity_input(
+        kind.as_str(),
+        attendees,
+        duration_minutes,
+        &checked.reactions,
+        &checked.met,
+    );
+    let set = actor.plugins.clone();
+    match crate::plugins::run(move || set.activity_points(input)).await {
+        Ok(points) => Some((points, actor.plugins.scoring_version.clone())),
+        Err(e) => {
+            tracing::warn!(company = %actor.company_id, error = %e.message(), "scoring failed");
+            None
+        }
+    }
 }
 
 /// Scores a done activity with the company's scoring script and stores the
@@ -464,23 +520,24 @@ pub async fn update(
         product_ids: p.product_ids.clone().unwrap_or_default(),
         reactions: p.reactions.clone().unwrap_or_default(),
     };
-    let reactions = check_details(db, actor, before.customer_id, &details).await?;
+    let reactions = check_details(db, actor, before.customer_id, &details).await?.reactions;
     let after = update_versioned(db, actor, "update", &before, version, am).await?;
     replace_details(
         db,
         actor,
         id,
+        false,
         p.contact_ids.as_deref(),
         p.product_ids.as_deref(),
         p.reactions.is_some().then_some(&reactions[..]),
     )
     .await?;
     if after.status == ActivityStatus::Done {
-        refresh_last_contact(db, after.customer_id, after.deal_id).await?;
+        refresh_last_contact(db, actor.company_id, after.customer_id, after.deal_id).await?;
         if before.deal_id != after.deal_id
             && let Some(old) = before.deal_id
         {
-            refresh_last_contact(db, before.customer_id, Some(old)).await?;
+            refresh_last_contact(db, actor.company_id, before.customer_id, Some(old)).await?;
         }
     }
     let after = score(db, actor, after).await?;
@@ -506,7 +563,7 @@ pub async fn complete(
         product_ids: c.product_ids.clone().unwrap_or_default(),
         reactions: c.reactions.clone().unwrap_or_default(),
     };
-    let reactions = check_details(db, actor, before.customer_id, &details).await?;
+    let reactions = check_details(db, actor, before.customer_id, &details).await?.reactions;
     let mut am = before.clone().into_active_model();
     am.status = Set(ActivityStatus::Done);
     am.done_at = Set(Some(c.done_at.unwrap_or_else(now)));
@@ -527,12 +584,13 @@ pub async fn complete(
         db,
         actor,
         id,
+        false,
         c.contact_ids.as_deref(),
         c.product_ids.as_deref(),
         c.reactions.is_some().then_some(&reactions[..]),
     )
     .await?;
-    refresh_last_contact(db, after.customer_id, after.deal_id).await?;
+    refresh_last_contact(db, actor.company_id, after.customer_id, after.deal_id).await?;
     let after = score(db, actor, after).await?;
     Ok(after)
 }
@@ -555,7 +613,7 @@ pub async fn delete(db: &impl ConnectionTrait, actor: &Actor, id: Uuid, version:
     access::can_edit_activity(actor, &before)?;
     let after = delete_versioned::<activity::Entity, activity::ActiveModel>(db, actor, &before, version).await?;
     if before.status == ActivityStatus::Done {
-        refresh_last_contact(db, before.customer_id, before.deal_id).await?;
+        refresh_last_contact(db, actor.company_id, before.customer_id, before.deal_id).await?;
     }
     Ok(after)
 }

@@ -118,3 +118,35 @@ async fn a_deal_detail_reads_the_deal_once_and_the_breadth_only_when_asked() {
     assert_eq!(app.statements() - before, 4, "token, deal, energy, breadth");
     assert_eq!(data["energy"]["breadth"]["contacts"], 1, "the contact met on the deal");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_daily_report_of_five_visits_costs_a_bounded_number_of_statements() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant("acme").await;
+    let mut customers = Vec::new();
+    for i in 0..5 {
+        customers.push(crate::common::customer(&app, &t.rep, &format!("C{i}")).await);
+    }
+    let visits: Vec<_> = customers
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            json!({"customerId": c, "kind": "VISIT", "status": "DONE", "subject": format!("visit {i}"),
+                   "scheduledAt": format!("2026-11-20T0{i}:00:00Z"), "doneAt": format!("2026-11-20T0{i}:30:00Z")})
+        })
+        .collect();
+    let q = "mutation($in: DailyReportInput!) { submitDailyReport(input: $in) { id } }";
+    let before = app.statements();
+    app.ok(
+        &t.rep,
+        q,
+        json!({"in": {"reportDate": "2026-11-20", "body": "five visits", "activities": visits}}),
+    )
+    .await;
+    let spent = app.statements() - before;
+    // Per visit: the customer checked, the row (scored before it is written)
+    // with its audit row, the customer's last contact; then the report's
+    // notifications. Was 65 when each visit was scored after its insert and
+    // its (new, empty) links were deleted first.
+    assert!(spent <= 35, "{spent} statements for a daily report of five visits");
+}
