@@ -146,7 +146,8 @@ async fn a_daily_report_of_five_visits_costs_a_bounded_number_of_statements() {
     let spent = app.statements() - before;
     // Per visit: the customer checked, the row (scored before it is written)
     // with its audit row, the customer's last contact; then the report's
-    // notifications. Was 65 when each visit was scored after its insert and
-    // its (new, empty) links were deleted first.
-    assert!(spent <= 35, "{spent} statements for a daily report of five visits");
+    // notifications (and on PostgreSQL the event bus's NOTIFY). Was 65 when
+    // each visit was scored after its insert and its (new, empty) links were
+    // deleted first.
+    assert!(spent <= 36, "{spent} statements for a daily report of five visits");
 }
