@@ -42,6 +42,7 @@ impl AppError {
             Self::Conflict(_) => "CONFLICT",
             Self::Limited(code, _) => code,
             Self::Db(e) if is_unique_violation(e) => "CONFLICT",
+            Self::Db(e) if is_unavailable(e) => "UNAVAILABLE",
             Self::Db(_) | Self::Internal(_) => "INTERNAL",
         }
     }
@@ -64,6 +65,7 @@ impl AppError {
     pub fn public_message(&self) -> String {
         match self {
             Self::Db(e) if is_unique_violation(e) => "a record with the same unique value already exists".into(),
+            Self::Db(e) if is_unavailable(e) => "the database is busy or unreachable; try again shortly".into(),
             Self::Db(_) | Self::Internal(_) => "internal error; it has been logged".into(),
             other => other.message(),
         }
@@ -79,6 +81,19 @@ fn is_unique_violation(e: &DbErr) -> bool {
     matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
 }
 
+/// No connection to be had: the pool stayed exhausted for its whole wait,
+/// or the database cannot be reached. The request did nothing; a retry may work.
+fn is_unavailable(e: &DbErr) -> bool {
+    use sea_orm::{RuntimeErr, sqlx::Error};
+    match e {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
+            matches!(**e, Error::PoolTimedOut | Error::PoolClosed | Error::Io(_))
+        }
+        _ => false,
+    }
+}
+
 impl From<DbErr> for AppError {
     fn from(e: DbErr) -> Self {
         Self::Db(e)
@@ -88,9 +103,29 @@ impl From<DbErr> for AppError {
 impl From<AppError> for async_graphql::Error {
     fn from(err: AppError) -> Self {
         use async_graphql::ErrorExtensions;
-        if err.code() == "INTERNAL" {
+        if matches!(err.code(), "INTERNAL" | "UNAVAILABLE") {
             tracing::error!(error = %err.message(), "request failed");
         }
         async_graphql::Error::new(err.public_message()).extend_with(|_, ext| ext.set("code", err.code()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sea_orm::{ConnAcquireErr, DbErr};
+
+    use super::AppError;
+
+    #[test]
+    fn an_exhausted_pool_is_unavailable_not_internal() {
+        let err = AppError::Db(DbErr::ConnectionAcquire(ConnAcquireErr::Timeout));
+        assert_eq!(err.code(), "UNAVAILABLE");
+        assert_eq!(
+            err.public_message(),
+            "the database is busy or unreachable; try again shortly"
+        );
+        let other = AppError::Db(DbErr::Custom("syntax error at or near SELECT".into()));
+        assert_eq!(other.code(), "INTERNAL");
+        assert!(!other.public_message().contains("SELECT"));
     }
 }
