@@ -7,7 +7,10 @@
 use std::time::Instant;
 
 use entity::{activity, enums::ActivityStatus};
-use sea_orm::{ColumnTrait, Condition, DatabaseConnection, DbBackend, EntityTrait, QueryFilter, sea_query::Expr};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, QueryFilter, TransactionTrait,
+    sea_query::Expr,
+};
 use serde::Serialize;
 
 use super::analytics;
@@ -126,12 +129,19 @@ pub async fn run(db: &DatabaseConnection, plugins: &Plugins) -> AppResult<Rescor
     .map_err(|e| AppError::bad(format!("scoring thread: {e}")))?;
 
     // The real job: every done activity made stale, then re-scored.
+    // One UPDATE of every row: at size L longer than the server's 30 s
+    // statement timeout, which this maintenance step lifts for itself.
+    let txn = db.begin().await?;
+    if db.get_database_backend() == DbBackend::Postgres {
+        txn.execute_unprepared("SET LOCAL statement_timeout = 0").await?;
+    }
     let stale = activity::Entity::update_many()
         .col_expr(activity::Column::EnergyVersion, Expr::value("bench-stale"))
         .filter(done)
-        .exec(db)
+        .exec(&txn)
         .await?
         .rows_affected as usize;
+    txn.commit().await?;
     let t = Instant::now();
     let job = rescore::start(db, company_id, set.clone()).await?;
     let finished = loop {
