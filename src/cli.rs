@@ -137,6 +137,37 @@ pub enum BenchAction {
         #[arg(long)]
         json: Option<PathBuf>,
     },
+    /// The whole suite in one command: `http`, `analytics`, the subscription
+    /// fan-out (Node) and `rescore`, on the configured database.
+    All {
+        /// Concurrent clients of the HTTP scenarios, comma-separated.
+        #[arg(long, default_value = "1,8,64", value_delimiter = ',')]
+        clients: Vec<usize>,
+        /// Seconds per HTTP scenario and client count.
+        #[arg(long, default_value_t = 5.0)]
+        secs: f64,
+        /// Timed runs per manager view (in-process).
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+        /// WebSocket subscribers of the fan-out (0: skip it).
+        #[arg(long, default_value_t = 10_000)]
+        subscribers: usize,
+        /// Deals the subscribers spread over.
+        #[arg(long, default_value_t = 100)]
+        subscribed_deals: usize,
+        /// Deal changes sent to them.
+        #[arg(long, default_value_t = 2_000)]
+        events: usize,
+        /// Deal changes per second.
+        #[arg(long, default_value_t = 100.0)]
+        rate: f64,
+        /// Also count the rows PostgreSQL reads per HTTP operation.
+        #[arg(long)]
+        rows_read: bool,
+        /// Also write the report as JSON to this file.
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
     /// Re-score every done activity of the benchmark company (the real job),
     /// and time the script part alone beside the same scoring in plain Rust.
     Rescore {

@@ -238,6 +238,41 @@ pub async fn bench(
                 std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
             }
         }
+        BenchAction::All {
+            clients,
+            secs,
+            runs,
+            subscribers,
+            subscribed_deals,
+            events,
+            rate,
+            rows_read,
+            json,
+        } => {
+            let opts = bench::http::Options {
+                clients,
+                secs,
+                only: vec![],
+                rows_read,
+                check: false,
+                config: config_file,
+                database_url: config.database_url(),
+            };
+            let fanout = bench::all::Fanout {
+                subscribers,
+                deals: subscribed_deals.max(1),
+                events,
+                rate,
+            };
+            let report = bench::all::run(&db, &plugins(config)?, &opts, runs.max(1), &fanout)
+                .await
+                .map_err(|e| e.message())?;
+            print!("{}", report.table());
+            if let Some(path) = json {
+                let text = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
+                std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+            }
+        }
         BenchAction::Rescore { json } => {
             let report = bench::rescore::run(&db, &plugins(config)?)
                 .await

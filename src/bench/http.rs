@@ -153,7 +153,7 @@ struct Scenario {
 
 /// A client of the server under test.
 #[derive(Clone)]
-struct Http {
+pub(super) struct Http {
     client: reqwest::Client,
     base: Arc<str>,
 }
@@ -220,7 +220,7 @@ impl Http {
 }
 
 /// The server under test: this binary, `serve`, on a free loopback port.
-struct Server {
+pub(super) struct Server {
     child: tokio::process::Child,
     pid: u32,
     http: Http,
@@ -228,7 +228,7 @@ struct Server {
 }
 
 impl Server {
-    async fn start(config: Option<&Path>) -> AppResult<Self> {
+    pub(super) async fn start(config: Option<&Path>) -> AppResult<Self> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .map_err(|e| AppError::bad(format!("no free port: {e}")))?
@@ -281,6 +281,11 @@ impl Server {
         Ok(server)
     }
 
+    /// The server's GraphQL endpoint.
+    pub(super) fn graphql_url(&self) -> String {
+        format!("{}/graphql", self.http.base)
+    }
+
     fn failed(&self, what: &str) -> AppError {
         AppError::bad(format!("the server {what}; its log: {}", self.log.display()))
     }
@@ -302,7 +307,7 @@ impl Server {
     }
 
     /// Stops the server; its log is kept (and named) when operations failed.
-    async fn stop(mut self, keep_log: bool) {
+    pub(super) async fn stop(mut self, keep_log: bool) {
         let _ = self.child.kill().await;
         if keep_log {
             eprintln!("the server's log: {}", self.log.display());
@@ -408,18 +413,23 @@ async fn ids(db: &DatabaseConnection, st: Statement) -> AppResult<Vec<Uuid>> {
         .collect()
 }
 
-async fn world(db: &DatabaseConnection, http: &Http, ctx: &analytics::Ctx) -> AppResult<World> {
-    let backend = db.get_database_backend();
-    let company_id = ctx.actor.company_id;
-    let mut p = Params::new(backend, company_id);
+/// The e-mail of the benchmark company's admin (its password is the generator's).
+pub(super) async fn admin_email(db: &DatabaseConnection, ctx: &analytics::Ctx) -> AppResult<String> {
+    let mut p = Params::new(db.get_database_backend(), ctx.actor.company_id);
     let admin = p.push(ctx.actor.member_id);
-    let admin_email = db
+    Ok(db
         .query_one_raw(p.statement(format!(
             "SELECT email FROM member WHERE company_id = $1 AND id = {admin}"
         )))
         .await?
         .ok_or(AppError::NotFound("Member"))?
-        .try_get_by_index::<String>(0)?;
+        .try_get_by_index::<String>(0)?)
+}
+
+async fn world(db: &DatabaseConnection, http: &Http, ctx: &analytics::Ctx) -> AppResult<World> {
+    let backend = db.get_database_backend();
+    let company_id = ctx.actor.company_id;
+    let admin_email = admin_email(db, ctx).await?;
     let rows = db
         .query_all_raw(Params::new(backend, company_id).statement(
             "SELECT c.owner_id, MAX(m.email) FROM customer c JOIN member m ON m.id = c.owner_id

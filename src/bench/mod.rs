@@ -4,8 +4,10 @@
 //! the write path with and without its fan-out (`sfa bench write-path`), and
 //! the scenarios users feel over real HTTP beside their physical limits
 //! (`sfa bench http`), and a re-score of every activity beside the same
-//! scoring in plain Rust (`sfa bench rescore`).
+//! scoring in plain Rust (`sfa bench rescore`); `sfa bench all` runs them
+//! all, the subscription fan-out included.
 
+pub mod all;
 pub mod analytics;
 pub mod generate;
 pub mod http;
