@@ -232,11 +232,7 @@ pub async fn bench(
             let report = bench::http::run(&db, &plugins(config)?, &opts)
                 .await
                 .map_err(|e| e.message())?;
-            print!("{}", report.table());
-            if let Some(path) = json {
-                let text = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
-                std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
-            }
+            emit(&report.table(), &report, json)?;
         }
         BenchAction::All {
             clients,
@@ -267,32 +263,30 @@ pub async fn bench(
             let report = bench::all::run(&db, &plugins(config)?, &opts, runs.max(1), &fanout)
                 .await
                 .map_err(|e| e.message())?;
-            print!("{}", report.table());
-            if let Some(path) = json {
-                let text = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
-                std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
-            }
+            emit(&report.table(), &report, json)?;
         }
         BenchAction::Rescore { json } => {
             let report = bench::rescore::run(&db, &plugins(config)?)
                 .await
                 .map_err(|e| e.message())?;
-            print!("{}", report.table());
-            if let Some(path) = json {
-                let text = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
-                std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
-            }
+            emit(&report.table(), &report, json)?;
         }
         BenchAction::Analytics { runs, json } => {
             let report = bench::analytics::run(&db, &plugins(config)?, runs.max(1))
                 .await
                 .map_err(|e| e.message())?;
-            print!("{}", report.table());
-            if let Some(path) = json {
-                let text = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
-                std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
-            }
+            emit(&report.table(), &report, json)?;
         }
+    }
+    Ok(())
+}
+
+/// Prints a benchmark's table and, when asked, writes its report as JSON.
+fn emit(table: &str, report: &impl serde::Serialize, json: Option<std::path::PathBuf>) -> Result<(), String> {
+    print!("{table}");
+    if let Some(path) = json {
+        let text = serde_json::to_string_pretty(report).map_err(|e| e.to_string())?;
+        std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
     }
     Ok(())
 }
