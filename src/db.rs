@@ -78,3 +78,20 @@ pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction,
         db.begin().await
     }
 }
+
+/// How many times a write transaction that PostgreSQL aborted as a deadlock
+/// (40P01) or serialization failure (40001) is run again before the caller
+/// gets the error (as CONFLICT).
+pub const WRITE_RETRIES: u32 = 4;
+
+/// The pause before running a failed write transaction again, or `None` when
+/// `err` is not worth a retry or `attempt` retries were made already. The
+/// pause doubles each time (5, 10, 20, 40 ms) with jitter, so that the
+/// transactions that collided do not collide again in step.
+pub fn retry_pause(err: &crate::error::AppError, attempt: u32) -> Option<Duration> {
+    if !err.is_transient() || attempt >= WRITE_RETRIES {
+        return None;
+    }
+    let base = 5u64 << attempt;
+    Some(Duration::from_millis(base + rand::random_range(0..=base)))
+}

@@ -41,7 +41,7 @@ impl AppError {
             Self::Forbidden(_) => "FORBIDDEN",
             Self::Conflict(_) => "CONFLICT",
             Self::Limited(code, _) => code,
-            Self::Db(e) if is_unique_violation(e) => "CONFLICT",
+            Self::Db(e) if is_unique_violation(e) || is_transient(e) => "CONFLICT",
             Self::Db(e) if is_unavailable(e) => "UNAVAILABLE",
             Self::Db(_) | Self::Internal(_) => "INTERNAL",
         }
@@ -65,10 +65,17 @@ impl AppError {
     pub fn public_message(&self) -> String {
         match self {
             Self::Db(e) if is_unique_violation(e) => "a record with the same unique value already exists".into(),
+            Self::Db(e) if is_transient(e) => "the change collided with a concurrent one; send it again".into(),
             Self::Db(e) if is_unavailable(e) => "the database is busy or unreachable; try again shortly".into(),
             Self::Db(_) | Self::Internal(_) => "internal error; it has been logged".into(),
             other => other.message(),
         }
+    }
+
+    /// A PostgreSQL deadlock (40P01) or serialization failure (40001): the
+    /// transaction was rolled back and the same transaction again may succeed.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::Db(e) if is_transient(e))
     }
 
     /// Shorthand for [`AppError::BadInput`].
@@ -81,17 +88,44 @@ fn is_unique_violation(e: &DbErr) -> bool {
     matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
 }
 
+fn is_transient(e: &DbErr) -> bool {
+    use sea_orm::{RuntimeErr, sqlx::Error};
+    match e {
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => match &**e {
+            Error::Database(d) => matches!(d.code().as_deref(), Some("40001" | "40P01")),
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
 /// No connection to be had: the pool stayed exhausted for its whole wait,
 /// or the database cannot be reached. The request did nothing; a retry may work.
 fn is_unavailable(e: &DbErr) -> bool {
     use sea_orm::{RuntimeErr, sqlx::Error};
     match e {
         DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
-        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
-            matches!(**e, Error::PoolTimedOut | Error::PoolClosed | Error::Io(_))
-        }
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => match &**e {
+            Error::PoolTimedOut | Error::PoolClosed | Error::Io(_) => true,
+            Error::Database(d) => {
+                let sqlite = d.try_downcast_ref::<sea_orm::sqlx::sqlite::SqliteError>().is_some();
+                d.code().is_some_and(|c| unavailable_code(sqlite, &c))
+            }
+            _ => false,
+        },
         _ => false,
     }
+}
+
+/// SQLite: the file stayed locked by another writer past the busy timeout
+/// (SQLITE_BUSY, SQLITE_LOCKED and their extended codes). PostgreSQL: the
+/// connection broke (class 08), the server is shutting down or starting
+/// (57P01–57P03), or it has no connection slot left (53300).
+fn unavailable_code(sqlite: bool, code: &str) -> bool {
+    if sqlite {
+        return code.parse::<u32>().is_ok_and(|c| matches!(c & 0xff, 5 | 6));
+    }
+    code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03" | "53300")
 }
 
 impl From<DbErr> for AppError {
@@ -124,6 +158,9 @@ mod tests {
             err.public_message(),
             "the database is busy or unreachable; try again shortly"
         );
+        assert!(super::unavailable_code(true, "5") && super::unavailable_code(true, "517"));
+        assert!(super::unavailable_code(false, "57P01") && super::unavailable_code(false, "08006"));
+        assert!(!super::unavailable_code(true, "19") && !super::unavailable_code(false, "23505"));
         let other = AppError::Db(DbErr::Custom("syntax error at or near SELECT".into()));
         assert_eq!(other.code(), "INTERNAL");
         assert!(!other.public_message().contains("SELECT"));

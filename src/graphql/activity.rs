@@ -619,7 +619,7 @@ impl ActivityMutation {
     async fn create_activity(&self, ctx: &Context<'_>, input: ActivityInput) -> async_graphql::Result<Activity> {
         let actor = writer(ctx)?;
         let f = input.into_new()?;
-        Ok(Activity(in_txn!(ctx, |txn| svc::create(&txn, actor, f, None))))
+        Ok(Activity(in_txn!(ctx, |txn| svc::create(&txn, actor, f.clone(), None))))
     }
 
     /// Changes an activity (send the version you read).
@@ -645,7 +645,7 @@ impl ActivityMutation {
             actor,
             id,
             input.version,
-            p
+            p.clone()
         ))))
     }
 
@@ -658,7 +658,12 @@ impl ActivityMutation {
         let actor = writer(ctx)?;
         let (id, version, c) = input.into_parts()?;
         Ok(Activity(in_txn!(ctx, |txn| svc::complete(
-            &txn, actor, id, version, c, None
+            &txn,
+            actor,
+            id,
+            version,
+            c.clone(),
+            None
         ))))
     }
 
@@ -704,7 +709,11 @@ impl ActivityMutation {
                 .map(CompleteActivityInput::into_parts)
                 .collect::<Result<_, _>>()?,
         };
-        Ok(DailyReport(in_txn!(ctx, |txn| svc::submit_report(&txn, actor, s))))
+        Ok(DailyReport(in_txn!(ctx, |txn| svc::submit_report(
+            &txn,
+            actor,
+            s.clone()
+        ))))
     }
 }
 

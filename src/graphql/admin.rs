@@ -250,7 +250,7 @@ impl AdminMutation {
             team_id: parse_opt_id(input.team_id.as_ref(), "Team")?,
             password: input.password,
         };
-        let (member, temporary_password) = in_txn!(ctx, |txn| members::create(&txn, actor, f));
+        let (member, temporary_password) = in_txn!(ctx, |txn| members::create(&txn, actor, f.clone()));
         Ok(MemberCredentials {
             member: Member(member),
             temporary_password,
@@ -266,7 +266,7 @@ impl AdminMutation {
             role: input.role,
             team_id: patch(input.team_id, |id| parse_id(&id, "Team"))?,
         };
-        Ok(Member(in_txn!(ctx, |txn| members::update(&txn, actor, id, p))))
+        Ok(Member(in_txn!(ctx, |txn| members::update(&txn, actor, id, p.clone()))))
     }
 
     /// Deactivates a member: their tokens stop working at once and they cannot sign in (admins).
@@ -292,7 +292,8 @@ impl AdminMutation {
     ) -> async_graphql::Result<MemberCredentials> {
         let actor = writer(ctx)?;
         let id = parse_id(&id, "Member")?;
-        let (member, temporary_password) = in_txn!(ctx, |txn| members::reset_password(&txn, actor, id, password));
+        let (member, temporary_password) =
+            in_txn!(ctx, |txn| members::reset_password(&txn, actor, id, password.clone()));
         Ok(MemberCredentials {
             member: Member(member),
             temporary_password,
@@ -371,8 +372,8 @@ impl AdminMutation {
             }
             let mut am = before.clone().into_active_model();
             am.settings = Set(settings);
-            if let Some(tz) = time_zone {
-                am.time_zone = Set(tz);
+            if let Some(tz) = &time_zone {
+                am.time_zone = Set(tz.clone());
             }
             am.updated_at = Set(now());
             let after = am.update(&txn).await?;

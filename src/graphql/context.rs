@@ -40,25 +40,39 @@ pub fn loader<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a DataLoader<App
 
 /// Runs `$body` (a future using the transaction `$txn`) in one write
 /// transaction: committed when it succeeds, rolled back when it fails, so a
-/// failed mutation writes nothing.
+/// failed mutation writes nothing. A transaction PostgreSQL aborted as a
+/// deadlock or serialization failure is run again from the start, a bounded
+/// number of times (see [`crate::db::retry_pause`]); `$body` must therefore be
+/// repeatable (it borrows or clones what it uses).
 #[macro_export]
 macro_rules! in_txn {
     ($ctx:expr, |$txn:ident| $body:expr) => {{
         let pool = $crate::graphql::context::db($ctx)?;
-        let $txn = $crate::db::begin_write(pool)
-            .await
-            .map_err($crate::error::AppError::from)?;
-        let out = match $body.await {
-            Ok(out) => out,
-            Err(e) => {
-                // Nothing was written, so nothing happened to tell anyone.
-                $crate::graphql::context::discard_events($ctx);
-                return Err(e.into());
+        let mut attempt = 0u32;
+        loop {
+            let $txn = $crate::db::begin_write(pool)
+                .await
+                .map_err($crate::error::AppError::from)?;
+            let failed = match $body.await {
+                Ok(out) => match $txn.commit().await {
+                    Ok(()) => {
+                        $crate::graphql::context::publish_events($ctx).await;
+                        break out;
+                    }
+                    Err(e) => $crate::error::AppError::from(e),
+                },
+                Err(e) => e,
+            };
+            // Nothing was written, so nothing happened to tell anyone.
+            $crate::graphql::context::discard_events($ctx);
+            match $crate::db::retry_pause(&failed, attempt) {
+                Some(pause) => {
+                    attempt += 1;
+                    tokio::time::sleep(pause).await;
+                }
+                None => return Err(failed.into()),
             }
-        };
-        $txn.commit().await.map_err($crate::error::AppError::from)?;
-        $crate::graphql::context::publish_events($ctx).await;
-        out
+        }
     }};
 }
 

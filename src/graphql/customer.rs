@@ -638,7 +638,7 @@ impl CustomerMutation {
             website: input.website,
             custom_fields: input.custom_fields.map(|j| j.0),
         };
-        Ok(Customer(in_txn!(ctx, |txn| svc::create(&txn, actor, f))))
+        Ok(Customer(in_txn!(ctx, |txn| svc::create(&txn, actor, f.clone()))))
     }
 
     /// Changes a customer (send the version you read).
@@ -665,7 +665,7 @@ impl CustomerMutation {
             actor,
             id,
             input.version,
-            p
+            p.clone()
         ))))
     }
 
@@ -686,7 +686,9 @@ impl CustomerMutation {
         let actor = writer(ctx)?;
         let f = service::catalog::GroupFields { name, description };
         Ok(CustomerGroup(in_txn!(ctx, |txn| service::catalog::create_group(
-            &txn, actor, f
+            &txn,
+            actor,
+            f.clone()
         ))))
     }
 
@@ -702,7 +704,10 @@ impl CustomerMutation {
         let id = parse_id(&id, "Customer group")?;
         let f = service::catalog::GroupFields { name, description };
         Ok(CustomerGroup(in_txn!(ctx, |txn| service::catalog::update_group(
-            &txn, actor, id, f
+            &txn,
+            actor,
+            id,
+            f.clone()
         ))))
     }
 
@@ -728,7 +733,7 @@ impl CustomerMutation {
             &txn,
             actor,
             customer_id,
-            f
+            f.clone()
         ))))
     }
 
@@ -744,7 +749,11 @@ impl CustomerMutation {
         let id = parse_id(&id, "Contact")?;
         let f = input.into_fields();
         Ok(Contact(in_txn!(ctx, |txn| svc::update_contact(
-            &txn, actor, id, version, f
+            &txn,
+            actor,
+            id,
+            version,
+            f.clone()
         ))))
     }
 
@@ -768,7 +777,11 @@ impl CustomerMutation {
             details: input.details.map(|j| j.0),
             source: input.source,
         };
-        Ok(Touchpoint(in_txn!(ctx, |txn| svc::record_touchpoint(&txn, actor, f))))
+        Ok(Touchpoint(in_txn!(ctx, |txn| svc::record_touchpoint(
+            &txn,
+            actor,
+            f.clone()
+        ))))
     }
 }
 

@@ -658,7 +658,7 @@ impl DealMutation {
                 .map(|id| parse_id(id, "Member"))
                 .collect::<Result<_, _>>()?,
         };
-        Ok(Deal(in_txn!(ctx, |txn| svc::create(&txn, actor, f))))
+        Ok(Deal(in_txn!(ctx, |txn| svc::create(&txn, actor, f.clone()))))
     }
 
     /// Changes a deal's fields (send the version you read).
@@ -673,7 +673,13 @@ impl DealMutation {
             origin: patch(input.origin, Ok)?,
             description: patch(input.description, Ok)?,
         };
-        Ok(Deal(in_txn!(ctx, |txn| svc::update(&txn, actor, id, input.version, p))))
+        Ok(Deal(in_txn!(ctx, |txn| svc::update(
+            &txn,
+            actor,
+            id,
+            input.version,
+            p.clone()
+        ))))
     }
 
     /// Moves an open deal to another stage; the move is kept in its stage history.
@@ -709,8 +715,8 @@ impl DealMutation {
             id,
             version,
             outcome,
-            lost_reason,
-            stage
+            lost_reason.clone(),
+            stage.clone()
         ))))
     }
 
@@ -739,7 +745,11 @@ impl DealMutation {
         let actor = writer(ctx)?;
         let (deal_id, member_id) = (parse_id(&deal_id, "Deal")?, parse_id(&member_id, "Member")?);
         Ok(DealMember(in_txn!(ctx, |txn| svc::add_member(
-            &txn, actor, deal_id, member_id, role
+            &txn,
+            actor,
+            deal_id,
+            member_id,
+            role.clone()
         ))))
     }
 
@@ -787,7 +797,12 @@ impl DealMutation {
         let actor = writer(ctx)?;
         let deal_id = parse_id(&deal_id, "Deal")?;
         let f = input.into_fields();
-        Ok(Quote(in_txn!(ctx, |txn| svc::create_quote(&txn, actor, deal_id, f))))
+        Ok(Quote(in_txn!(ctx, |txn| svc::create_quote(
+            &txn,
+            actor,
+            deal_id,
+            f.clone()
+        ))))
     }
 
     /// Changes a quote (send the version you read).
@@ -802,7 +817,11 @@ impl DealMutation {
         let id = parse_id(&id, "Quote")?;
         let f = input.into_fields();
         Ok(Quote(in_txn!(ctx, |txn| svc::update_quote(
-            &txn, actor, id, version, f
+            &txn,
+            actor,
+            id,
+            version,
+            f.clone()
         ))))
     }
 

@@ -421,7 +421,11 @@ impl MiscMutation {
     async fn create_product(&self, ctx: &Context<'_>, input: ProductInput) -> async_graphql::Result<Product> {
         let actor = writer(ctx)?;
         let f = input.into_fields();
-        Ok(Product(in_txn!(ctx, |txn| catalog::create_product(&txn, actor, f))))
+        Ok(Product(in_txn!(ctx, |txn| catalog::create_product(
+            &txn,
+            actor,
+            f.clone()
+        ))))
     }
 
     /// Changes a product (admins).
@@ -429,7 +433,12 @@ impl MiscMutation {
         let actor = writer(ctx)?;
         let id = parse_id(&id, "Product")?;
         let f = input.into_fields();
-        Ok(Product(in_txn!(ctx, |txn| catalog::update_product(&txn, actor, id, f))))
+        Ok(Product(in_txn!(ctx, |txn| catalog::update_product(
+            &txn,
+            actor,
+            id,
+            f.clone()
+        ))))
     }
 
     /// Retires a product (admins); past activities keep showing it.

@@ -391,7 +391,9 @@ impl OrgMutation {
         let actor = writer(ctx)?;
         let input = team_input(&input)?;
         Ok(Team(crate::in_txn!(ctx, |txn| service::catalog::create_team(
-            &txn, actor, input
+            &txn,
+            actor,
+            input.clone()
         ))))
     }
 
@@ -405,7 +407,10 @@ impl OrgMutation {
             manager_id: patch(input.manager_id, |id| parse_id(&id, "Member"))?,
         };
         Ok(Team(crate::in_txn!(ctx, |txn| service::catalog::update_team(
-            &txn, actor, id, input
+            &txn,
+            actor,
+            id,
+            input.clone()
         ))))
     }
 }

@@ -284,7 +284,7 @@ impl TaskMutation {
             activity_id: parse_opt_id(input.activity_id.as_ref(), "Activity")?,
             quote_id: parse_opt_id(input.quote_id.as_ref(), "Quote")?,
         };
-        Ok(Task(in_txn!(ctx, |txn| svc::create(&txn, actor, f))))
+        Ok(Task(in_txn!(ctx, |txn| svc::create(&txn, actor, f.clone()))))
     }
 
     /// Changes a task's title, description, kind or deadline.
@@ -297,7 +297,13 @@ impl TaskMutation {
             kind: input.kind,
             due_date: patch(input.due_date, |d| Ok(d.0))?,
         };
-        Ok(Task(in_txn!(ctx, |txn| svc::update(&txn, actor, id, input.version, p))))
+        Ok(Task(in_txn!(ctx, |txn| svc::update(
+            &txn,
+            actor,
+            id,
+            input.version,
+            p.clone()
+        ))))
     }
 
     /// Marks a task done.

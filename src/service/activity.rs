@@ -13,8 +13,8 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::{
-    Actor, access, catalog::active_member, customer::Patch, delete_versioned, ensure_all, find_live, find_scoped,
-    insert_audited, new_id, now, sql::Params, update_versioned, validate,
+    Actor, access, catalog::active_member, customer::Patch, delete_versioned, ensure_all, expect_version, find_live,
+    find_scoped, insert_audited, new_id, now, sql::Params, update_versioned, validate,
 };
 use crate::error::{AppError, AppResult};
 
@@ -30,6 +30,7 @@ pub struct Details {
 }
 
 /// A new activity.
+#[derive(Clone)]
 pub struct NewActivity {
     /// Who does it (default: the caller).
     pub member_id: Option<Uuid>,
@@ -81,7 +82,7 @@ impl NewActivity {
 }
 
 /// Changes to an activity; omitted fields stay.
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub struct ActivityPatch {
     /// Kind.
     pub kind: Option<ActivityKind>,
@@ -110,7 +111,7 @@ pub struct ActivityPatch {
 }
 
 /// How an activity is completed.
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub struct Completion {
     /// When it happened (default now).
     pub done_at: Option<DateTime<Utc>>,
@@ -484,6 +485,7 @@ pub async fn update(
 ) -> AppResult<activity::Model> {
     let before = find_live::<activity::Entity>(db, actor, id).await?;
     access::can_edit_activity(actor, &before)?;
+    expect_version::<activity::Entity>(&before, version)?;
     let mut am = before.clone().into_active_model();
     if let Some(k) = p.kind {
         am.kind = Set(k);
@@ -555,6 +557,7 @@ pub async fn complete(
 ) -> AppResult<activity::Model> {
     let before = find_live::<activity::Entity>(db, actor, id).await?;
     access::can_edit_activity(actor, &before)?;
+    expect_version::<activity::Entity>(&before, version)?;
     if before.status != ActivityStatus::Planned {
         return Err(AppError::bad("only a PLANNED activity can be completed"));
     }
@@ -599,6 +602,7 @@ pub async fn complete(
 pub async fn cancel(db: &impl ConnectionTrait, actor: &Actor, id: Uuid, version: i32) -> AppResult<activity::Model> {
     let before = find_live::<activity::Entity>(db, actor, id).await?;
     access::can_edit_activity(actor, &before)?;
+    expect_version::<activity::Entity>(&before, version)?;
     if before.status != ActivityStatus::Planned {
         return Err(AppError::bad("only a PLANNED activity can be cancelled"));
     }
@@ -619,6 +623,7 @@ pub async fn delete(db: &impl ConnectionTrait, actor: &Actor, id: Uuid, version:
 }
 
 /// A daily report in one call.
+#[derive(Clone)]
 pub struct ReportSubmission {
     /// The day reported on.
     pub date: NaiveDate,

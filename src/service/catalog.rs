@@ -8,6 +8,7 @@ use super::{Actor, delete_soft, find_live, find_member, insert_audited, new_id, 
 use crate::error::{AppError, AppResult};
 
 /// Fields of a team.
+#[derive(Clone)]
 pub struct TeamFields {
     /// Display name.
     pub name: String,
@@ -48,7 +49,7 @@ pub async fn create_team(db: &impl ConnectionTrait, actor: &Actor, f: TeamFields
 
 /// Updates a team; refuses to make a team its own ancestor.
 /// Changes to a team: omitted fields stay, `Some(None)` clears.
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub struct TeamPatch {
     /// Display name.
     pub name: Option<String>,
@@ -83,6 +84,7 @@ pub async fn update_team(db: &impl ConnectionTrait, actor: &Actor, id: Uuid, p: 
 }
 
 /// Fields of a customer group.
+#[derive(Clone)]
 pub struct GroupFields {
     /// Display name.
     pub name: String,
@@ -133,6 +135,7 @@ pub async fn delete_group(db: &impl ConnectionTrait, actor: &Actor, id: Uuid) ->
 }
 
 /// Fields of a product.
+#[derive(Clone)]
 pub struct ProductFields {
     /// Code in the sales-management master.
     pub code: Option<String>,

@@ -7,8 +7,8 @@ use serde_json::Value as Json;
 use uuid::Uuid;
 
 use super::{
-    Actor, access, catalog::active_member, delete_versioned, find_live, insert_audited, new_id, now, update_versioned,
-    validate,
+    Actor, access, catalog::active_member, delete_versioned, expect_version, find_live, insert_audited, new_id, now,
+    update_versioned, validate,
 };
 use crate::error::{AppError, AppResult};
 
@@ -16,6 +16,7 @@ use crate::error::{AppError, AppResult};
 pub type Patch<T> = Option<Option<T>>;
 
 /// Fields of a new customer.
+#[derive(Clone)]
 pub struct NewCustomer {
     /// Company name.
     pub name: String,
@@ -64,7 +65,7 @@ impl NewCustomer {
 }
 
 /// Changes to a customer.
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub struct CustomerPatch {
     /// Company name.
     pub name: Option<String>,
@@ -153,6 +154,7 @@ pub async fn update(
 ) -> AppResult<customer::Model> {
     let before = find_live::<customer::Entity>(db, actor, id).await?;
     access::can_edit_customer(actor, &before)?;
+    expect_version::<customer::Entity>(&before, version)?;
     let mut am = before.clone().into_active_model();
     if let Some(name) = p.name {
         am.name = Set(validate::text("name", &name, 200)?);
@@ -203,6 +205,7 @@ pub async fn delete(db: &impl ConnectionTrait, actor: &Actor, id: Uuid, version:
 }
 
 /// Fields of a contact (all but `customer_id` patchable).
+#[derive(Clone)]
 pub struct ContactFields {
     /// Full name.
     pub name: Option<String>,
@@ -292,6 +295,7 @@ pub async fn update_contact(
     f: ContactFields,
 ) -> AppResult<contact::Model> {
     let before = access::find_readable::<contact::Entity>(db, actor, id, Some(contact::Column::DeletedAt)).await?;
+    expect_version::<contact::Entity>(&before, version)?;
     let mut am = before.clone().into_active_model();
     if let Some(name) = f.name {
         am.name = Set(validate::text("name", &name, 200)?);
@@ -331,6 +335,7 @@ pub async fn delete_contact(
 }
 
 /// A marketing touchpoint to record.
+#[derive(Clone)]
 pub struct NewTouchpoint {
     /// Customer.
     pub customer_id: Uuid,

@@ -12,8 +12,8 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::{
-    Actor, access, audit, catalog::active_member, customer::Patch, delete_versioned, find_live, insert_audited, new_id,
-    now, table_name, update_versioned, validate,
+    Actor, access, audit, catalog::active_member, customer::Patch, delete_versioned, expect_version, find_live,
+    insert_audited, new_id, now, table_name, update_versioned, validate,
 };
 use crate::{
     error::{AppError, AppResult},
@@ -21,6 +21,7 @@ use crate::{
 };
 
 /// Fields of a new deal.
+#[derive(Clone)]
 pub struct NewDeal {
     /// Customer.
     pub customer_id: Uuid,
@@ -60,7 +61,7 @@ impl NewDeal {
 }
 
 /// Changes to a deal's plain fields (stage and outcome have their own operations).
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub struct DealPatch {
     /// What is being sold.
     pub name: Option<String>,
@@ -198,6 +199,7 @@ pub async fn update(
 ) -> AppResult<deal::Model> {
     let before = find_live::<deal::Entity>(db, actor, id).await?;
     access::can_edit_deal(db, actor, &before).await?;
+    expect_version::<deal::Entity>(&before, version)?;
     let mut am = before.clone().into_active_model();
     if let Some(name) = p.name {
         am.name = Set(validate::text("name", &name, 200)?);
@@ -235,6 +237,7 @@ pub async fn move_stage(
 ) -> AppResult<deal::Model> {
     let before = find_live::<deal::Entity>(db, actor, id).await?;
     access::can_edit_deal(db, actor, &before).await?;
+    expect_version::<deal::Entity>(&before, version)?;
     let target = stage_of(actor, stage)?;
     match before.status {
         DealStatus::Open if target.outcome != StageOutcome::Open => {
@@ -274,6 +277,7 @@ pub async fn close(
 ) -> AppResult<deal::Model> {
     let before = find_live::<deal::Entity>(db, actor, id).await?;
     access::can_edit_deal(db, actor, &before).await?;
+    expect_version::<deal::Entity>(&before, version)?;
     if before.status != DealStatus::Open {
         return Err(AppError::bad("the deal is already closed"));
     }
@@ -334,6 +338,7 @@ pub async fn reopen(
 ) -> AppResult<deal::Model> {
     let before = find_live::<deal::Entity>(db, actor, id).await?;
     access::can_edit_deal(db, actor, &before).await?;
+    expect_version::<deal::Entity>(&before, version)?;
     if before.status == DealStatus::Open {
         return Err(AppError::bad("the deal is already open"));
     }
@@ -563,7 +568,7 @@ pub async fn assign_quality_maintainer(
 }
 
 /// Fields of a quote; on update omitted fields stay.
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub struct QuoteFields {
     /// Title (required on create).
     pub title: Option<String>,
@@ -629,6 +634,7 @@ pub async fn update_quote(
     f: QuoteFields,
 ) -> AppResult<quote::Model> {
     let before = find_live::<quote::Entity>(db, actor, id).await?;
+    expect_version::<quote::Entity>(&before, version)?;
     let deal = find_live::<deal::Entity>(db, actor, before.deal_id).await?;
     access::can_edit_deal(db, actor, &deal).await?;
     let mut am = before.clone().into_active_model();

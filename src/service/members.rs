@@ -58,6 +58,7 @@ async fn check_team(db: &impl ConnectionTrait, actor: &Actor, team: Option<Uuid>
 }
 
 /// A new member.
+#[derive(Clone)]
 pub struct NewMember {
     /// Login e-mail.
     pub email: String,
@@ -115,7 +116,7 @@ pub async fn create(
 }
 
 /// Changes to a member.
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub struct MemberPatch {
     /// Display name.
     pub name: Option<String>,

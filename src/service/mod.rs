@@ -225,10 +225,7 @@ where
     A: ActiveModelTrait<Entity = E> + TryIntoModel<E::Model> + Send,
     E::Model: IntoActiveModel<A> + Serialize,
 {
-    let current = E::version_of(before);
-    if current != expected {
-        return Err(stale::<E>(expected, current));
-    }
+    expect_version::<E>(before, expected)?;
     am.set(E::version_col(), Value::Int(Some(expected + 1)));
     am.set(E::updated_col(), Value::ChronoDateTimeUtc(Some(now())));
     let id = E::id_of(before);
@@ -245,6 +242,17 @@ where
     let after = am.try_into_model()?;
     audit::record(db, actor, action, &(table_name::<E>(), id), Some(before), Some(&after)).await?;
     Ok(after)
+}
+
+/// CONFLICT unless the caller edited the version that is stored. Checked
+/// before any rule about the record's state, so that a caller who read an
+/// old version is told to reload, not judged on a state they never saw.
+pub fn expect_version<E: Versioned>(before: &E::Model, expected: i32) -> AppResult<()> {
+    let current = E::version_of(before);
+    if current != expected {
+        return Err(stale::<E>(expected, current));
+    }
+    Ok(())
 }
 
 fn stale<E: Scoped>(expected: i32, current: i32) -> AppError {

@@ -10,13 +10,14 @@ use sea_orm::{ConnectionTrait, IntoActiveModel, Set};
 use uuid::Uuid;
 
 use super::{
-    Actor, access, catalog::active_member, customer::Patch, delete_versioned, find_live, insert_audited, new_id, now,
-    update_versioned, validate,
+    Actor, access, catalog::active_member, customer::Patch, delete_versioned, expect_version, find_live,
+    insert_audited, new_id, now, update_versioned, validate,
 };
 use crate::error::{AppError, AppResult};
 
 /// A new task. Links fill each other in: an activity gives its customer and
 /// deal, a quote its deal, a deal its customer.
+#[derive(Clone)]
 pub struct NewTask {
     /// What must be done.
     pub title: String,
@@ -56,7 +57,7 @@ impl NewTask {
 }
 
 /// Changes to a task's text and deadline.
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub struct TaskPatch {
     /// Title.
     pub title: Option<String>,
@@ -146,6 +147,7 @@ pub async fn update(
 ) -> AppResult<task::Model> {
     let before = find_live::<task::Entity>(db, actor, id).await?;
     access::can_edit_task(actor, &before)?;
+    expect_version::<task::Entity>(&before, version)?;
     let mut am = before.clone().into_active_model();
     if let Some(t) = p.title {
         am.title = Set(validate::text("title", &t, 200)?);
@@ -172,6 +174,7 @@ pub async fn set_status(
 ) -> AppResult<task::Model> {
     let before = find_live::<task::Entity>(db, actor, id).await?;
     access::can_edit_task(actor, &before)?;
+    expect_version::<task::Entity>(&before, version)?;
     if before.status == status {
         return Err(AppError::bad(format!("the task is already {}", status.as_str())));
     }
@@ -196,6 +199,7 @@ pub async fn reassign(
 ) -> AppResult<task::Model> {
     let before = find_live::<task::Entity>(db, actor, id).await?;
     access::can_edit_task(actor, &before)?;
+    expect_version::<task::Entity>(&before, version)?;
     active_member(db, actor, assignee).await?;
     let mut am = before.clone().into_active_model();
     am.assignee_id = Set(assignee);

@@ -27,7 +27,8 @@ pub struct TestApp {
     statements: Arc<AtomicUsize>,
     /// The server's plugin registry (to build service actors in tests).
     pub plugins: Arc<sfa::plugins::Plugins>,
-    sqlite_file: Option<PathBuf>,
+    /// The SQLite file, when the tests run on SQLite.
+    pub sqlite_file: Option<PathBuf>,
 }
 
 /// A company with one member of each role, signed in; the manager leads
