@@ -58,6 +58,13 @@ pub enum Command {
         #[command(subcommand)]
         action: BenchAction,
     },
+    /// Reliability harnesses against this binary started as the server on
+    /// the configured database (which holds `sfa bench generate`'s company).
+    Reliability {
+        /// Which one.
+        #[command(subcommand)]
+        action: ReliabilityAction,
+    },
     /// Import customers, contacts, products, sales records or touchpoints
     /// from the sales-management system (CSV or JSON), matched by its codes.
     Import {
@@ -88,7 +95,30 @@ pub enum Command {
     },
 }
 
-/// What `bench` does.
+/// What `reliability` runs.
+#[derive(Debug, Subcommand)]
+pub enum ReliabilityAction {
+    /// Kill the server with SIGKILL at a random moment under concurrent
+    /// writes, round after round, and check that nothing acknowledged was
+    /// lost, no report is half written, audit rows equal the changes and
+    /// (SQLite) the file is intact. Exits non-zero when a check fails.
+    Crash {
+        /// Kills.
+        #[arg(long, default_value_t = 20)]
+        rounds: usize,
+        /// Acknowledged writes per round at most (the kill comes after a random share of them).
+        #[arg(long, default_value_t = 1000)]
+        writes: usize,
+        /// Concurrent writers.
+        #[arg(long, default_value_t = 32)]
+        clients: usize,
+        /// Also write the report as JSON to this file.
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
+}
+
+/// Benchmark subcommands.
 #[derive(Debug, Subcommand)]
 pub enum BenchAction {
     /// Generate the benchmark company in the configured database (use a

@@ -123,6 +123,9 @@ async fn graphql(
         let has_code = error.extensions.as_ref().is_some_and(|ext| ext.get("code").is_some());
         if !has_code {
             let code = limits::code_of_builtin(&error.message).unwrap_or("BAD_USER_INPUT");
+            if let Some(short) = limits::tidy_parse_message(&error.message) {
+                error.message = short;
+            }
             error.extensions.get_or_insert_with(Default::default).set("code", code);
         }
     }

@@ -30,6 +30,7 @@ async fn main() -> std::process::ExitCode {
                 months,
             } => sfa::server::seed_demo(&config, seed, sfa::seed::DemoSize { customers, months }).await,
             Command::Bench { action } => sfa::server::bench(&config, cli.config.clone(), action).await,
+            Command::Reliability { action } => sfa::server::reliability(&config, cli.config.clone(), action).await,
             Command::Import {
                 kind,
                 file,

@@ -281,6 +281,38 @@ pub async fn bench(
     Ok(())
 }
 
+/// Runs a reliability harness on the configured database.
+pub async fn reliability(
+    config: &Config,
+    config_file: Option<std::path::PathBuf>,
+    action: crate::cli::ReliabilityAction,
+) -> Result<(), String> {
+    use crate::{bench, cli::ReliabilityAction};
+    let db = open(config).await?;
+    match action {
+        ReliabilityAction::Crash {
+            rounds,
+            writes,
+            clients,
+            json,
+        } => {
+            let opts = bench::crash::Options {
+                rounds,
+                writes,
+                clients,
+            };
+            let report = bench::crash::run(db, config_file.as_deref(), &opts)
+                .await
+                .map_err(|e| e.message())?;
+            emit(&report.table(), &report, json)?;
+            if !report.passed() {
+                return Err("the crash check failed (see the table)".into());
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Prints a benchmark's table and, when asked, writes its report as JSON.
 fn emit(table: &str, report: &impl serde::Serialize, json: Option<std::path::PathBuf>) -> Result<(), String> {
     print!("{table}");

@@ -129,9 +129,9 @@ pub struct Report {
 }
 
 /// One timed operation's outcome: bytes received and the answer when kept.
-struct Done {
-    bytes: usize,
-    answer: Option<Value>,
+pub(super) struct Done {
+    pub(super) bytes: usize,
+    pub(super) answer: Option<Value>,
 }
 
 /// One operation of client `c`; `keep` asks for the answer (to count its rows).
@@ -159,7 +159,13 @@ pub(super) struct Http {
 }
 
 impl Http {
-    async fn post(&self, token: Option<&str>, query: &str, variables: Value, keep: bool) -> Result<Done, String> {
+    pub(super) async fn post(
+        &self,
+        token: Option<&str>,
+        query: &str,
+        variables: Value,
+        keep: bool,
+    ) -> Result<Done, String> {
         let body = serde_json::to_vec(&json!({"query": query, "variables": variables})).map_err(|e| e.to_string())?;
         let mut req = self
             .client
@@ -193,7 +199,7 @@ impl Http {
         })
     }
 
-    async fn get(&self, path: &str) -> Result<String, String> {
+    pub(super) async fn get(&self, path: &str) -> Result<String, String> {
         let resp = self
             .client
             .get(format!("{}{path}", self.base))
@@ -206,7 +212,7 @@ impl Http {
         resp.text().await.map_err(|e| e.to_string())
     }
 
-    async fn login(&self, email: &str) -> AppResult<Arc<str>> {
+    pub(super) async fn login(&self, email: &str) -> AppResult<Arc<str>> {
         let q = "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { token } }";
         let done = self
             .post(None, q, json!({"e": email, "p": BENCH_PASSWORD}), true)
@@ -222,8 +228,8 @@ impl Http {
 /// The server under test: this binary, `serve`, on a free loopback port.
 pub(super) struct Server {
     child: tokio::process::Child,
-    pid: u32,
-    http: Http,
+    pub(super) pid: u32,
+    pub(super) http: Http,
     log: PathBuf,
 }
 
@@ -291,18 +297,18 @@ impl Server {
     }
 
     /// (statements, GraphQL requests) so far.
-    async fn counters(&self) -> AppResult<(u64, u64)> {
+    pub(super) async fn counters(&self) -> AppResult<(u64, u64)> {
         let text = self.http.get("/metrics").await.map_err(|e| self.failed(&e))?;
         let read = |name| parse(&text, name).ok_or_else(|| self.failed("serves no counters at /metrics"));
         Ok((read("sfa_sql_statements_total")?, read("sfa_graphql_requests_total")?))
     }
 
     /// Starts a new peak-memory window (Linux: `clear_refs` 5 resets VmHWM).
-    fn reset_peak(&self) {
+    pub(super) fn reset_peak(&self) {
         let _ = std::fs::write(format!("/proc/{}/clear_refs", self.pid), "5");
     }
 
-    fn memory_kib(&self) -> (u64, u64) {
+    pub(super) fn memory_kib(&self) -> (u64, u64) {
         proc_rss_kib(&self.pid.to_string())
     }
 
@@ -406,7 +412,7 @@ struct World {
     deals: Vec<Uuid>,
 }
 
-async fn ids(db: &DatabaseConnection, st: Statement) -> AppResult<Vec<Uuid>> {
+pub(super) async fn ids(db: &DatabaseConnection, st: Statement) -> AppResult<Vec<Uuid>> {
     let rows = db.query_all_raw(st).await?;
     rows.iter()
         .map(|r| r.try_get_by_index::<Uuid>(0).map_err(AppError::from))

@@ -5,10 +5,12 @@
 //! the scenarios users feel over real HTTP beside their physical limits
 //! (`sfa bench http`), and a re-score of every activity beside the same
 //! scoring in plain Rust (`sfa bench rescore`); `sfa bench all` runs them
-//! all, the subscription fan-out included.
+//! all, the subscription fan-out included. The reliability harnesses that
+//! drive the started server (`sfa reliability …`) live here too.
 
 pub mod all;
 pub mod analytics;
+pub mod crash;
 pub mod generate;
 pub mod http;
 pub mod rescore;

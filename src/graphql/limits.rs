@@ -115,7 +115,10 @@ impl Extension for DocumentLimits {
 
 /// The code of an error raised by async-graphql's own limits, found by its message.
 pub fn code_of_builtin(message: &str) -> Option<&'static str> {
-    if message.starts_with("Query is nested too deep") || message.starts_with("The recursion depth") {
+    if message.starts_with("Query is nested too deep")
+        || message.starts_with("The recursion depth")
+        || message.ends_with("stack limit reached")
+    {
         Some("QUERY_TOO_DEEP")
     } else if message.starts_with("Query is too complex") {
         Some("QUERY_TOO_COMPLEX")
@@ -124,4 +127,28 @@ pub fn code_of_builtin(message: &str) -> Option<&'static str> {
     } else {
         None
     }
+}
+
+/// A parser error quotes the whole line it failed on, which for a one-line
+/// document is the whole document: keep its position and its reason only.
+pub fn tidy_parse_message(message: &str) -> Option<String> {
+    if message.len() <= 300 || !message.starts_with(" --> ") {
+        return None;
+    }
+    let at = message
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .trim_start_matches(" --> ")
+        .trim();
+    let reason = message
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .trim()
+        .trim_start_matches("= ");
+    if reason == "stack limit reached" {
+        return Some(format!("the query is nested too deeply (parsing stopped at {at})"));
+    }
+    Some(format!("syntax error at {at}: {reason}"))
 }

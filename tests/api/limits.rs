@@ -96,3 +96,77 @@ async fn production_hides_introspection_and_suggestions() {
         .await;
     assert!(body["data"]["__schema"]["types"].is_array());
 }
+
+/// Documents an attacker would send: each is refused with its code, on the
+/// default limits (most are refused by size) and with the size limit lifted
+/// (so that the parser's own recursion limit and the counting limits answer).
+#[tokio::test(flavor = "multi_thread")]
+async fn ten_thousand_level_bombs_are_refused_with_their_codes() {
+    const N: usize = 10_000;
+    let depth = format!("{{{}b{}", "a{".repeat(N), "}".repeat(N + 1));
+    let fragments = {
+        let mut q = "query { ...F0 }".to_owned();
+        for i in 0..N {
+            q.push_str(&format!(" fragment F{i} on Query {{ ...F{} }}", i + 1));
+        }
+        q.push_str(&format!(" fragment F{N} on Query {{ __typename }}"));
+        q
+    };
+    // Exponential: each fragment spreads the next twice, 2^60 fields unrolled.
+    let doubling = {
+        let mut q = "query { ...F0 }".to_owned();
+        for i in 0..60 {
+            q.push_str(&format!(" fragment F{i} on Query {{ ...F{n} ...F{n} }}", n = i + 1));
+        }
+        q + " fragment F60 on Query { __typename }"
+    };
+    let directives = format!("{{ __typename {} }}", "@include(if: true) ".repeat(N));
+    let aliases: String = (0..N).map(|i| format!("a{i}: __typename ")).collect();
+    let aliases = format!("{{ {aliases} }}");
+
+    for lifted in [false, true] {
+        let app = if lifted {
+            TestApp::spawn_with(|c| c.graphql.max_query_bytes = 2 * 1024 * 1024).await
+        } else {
+            TestApp::spawn().await
+        };
+        let t = app.tenant("acme").await;
+        let tok = Some(t.rep.token.as_str());
+        let cases: [(&str, &str, &[&str]); 5] = [
+            ("depth", &depth, &["QUERY_TOO_DEEP"]),
+            ("fragment chain", &fragments, &["QUERY_TOO_DEEP", "BAD_USER_INPUT"]),
+            (
+                "doubling fragments",
+                &doubling,
+                &["QUERY_TOO_DEEP", "QUERY_TOO_COMPLEX", "TOO_MANY_FIELDS"],
+            ),
+            ("directives", &directives, &["TOO_MANY_DIRECTIVES"]),
+            ("aliases", &aliases, &["TOO_MANY_ALIASES"]),
+        ];
+        for (name, query, codes) in cases {
+            let body = app.gql(tok, query, json!({})).await;
+            let got = code(&body);
+            let expected = if !lifted && query.len() > 32 * 1024 {
+                &["QUERY_TOO_LARGE"][..]
+            } else {
+                codes
+            };
+            assert!(
+                expected.contains(&got),
+                "{name} (lifted: {lifted}): {got} not in {expected:?}: {}",
+                body["errors"][0]["message"]
+                    .as_str()
+                    .map(|m| m.chars().rev().take(200).collect::<String>())
+                    .unwrap_or_default()
+            );
+            assert!(body["data"].is_null(), "{name}: nothing executed");
+            let message = body["errors"][0]["message"].as_str().unwrap_or_default();
+            assert!(
+                message.len() < 300,
+                "{name}: a short message, not the document: {}",
+                &message[..300]
+            );
+        }
+        still_serving(&app, &t.rep).await;
+    }
+}
