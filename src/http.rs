@@ -55,13 +55,30 @@ pub fn router(state: AppState) -> Router {
         }))
 }
 
-async fn graphiql() -> Html<String> {
+/// The GraphiQL page. Operations are not run over GET (a link or an image
+/// tag could then make a signed-in browser write): a GET carrying a query is
+/// answered 405.
+async fn graphiql(uri: axum::http::Uri) -> Response {
+    let has_query = uri
+        .query()
+        .is_some_and(|q| q.split('&').any(|kv| kv.split('=').next() == Some("query")));
+    if has_query {
+        let mut resp = json_error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "METHOD_NOT_ALLOWED",
+            "send GraphQL operations with POST (application/json)",
+        );
+        resp.headers_mut()
+            .insert(axum::http::header::ALLOW, axum::http::HeaderValue::from_static("POST"));
+        return resp;
+    }
     Html(
         GraphiQLSource::build()
             .endpoint("/graphql")
             .title("SFA GraphQL")
             .finish(),
     )
+    .into_response()
 }
 
 async fn healthz(State(state): State<AppState>) -> Response {

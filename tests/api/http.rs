@@ -78,6 +78,13 @@ async fn a_mutation_over_get_is_not_executed() {
         .send()
         .await
         .expect("get");
-    assert!(resp.status().is_success());
+    assert_eq!(resp.status(), 405);
+    assert_eq!(resp.headers()["allow"], "POST");
+    let body: Value = resp.json().await.expect("json");
+    assert_eq!(body["errors"][0]["extensions"]["code"], "METHOD_NOT_ALLOWED");
     assert_eq!(app.rows("customer").await, before);
+    // Without an operation, GET is the GraphiQL page.
+    let page = app.http.get(app.url("/graphql")).send().await.expect("get");
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.expect("html").contains("GraphiQL"));
 }
