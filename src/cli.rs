@@ -116,6 +116,21 @@ pub enum ReliabilityAction {
         #[arg(long)]
         json: Option<PathBuf>,
     },
+    /// Send hostile documents and bodies (10,000-level bombs, directive and
+    /// alias bombs, batch arrays, huge bodies, mutations over GET) while a
+    /// probe asks `/healthz` and a simple query; exits non-zero when one is
+    /// answered wrongly (and, with `--strict`, when a time target is missed).
+    Hostile {
+        /// Times each request is sent.
+        #[arg(long, default_value_t = 20)]
+        repeats: usize,
+        /// Also fail on missed time targets (answers < 100 ms, probe p99 < 50 ms).
+        #[arg(long)]
+        strict: bool,
+        /// Also write the report as JSON to this file.
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
 }
 
 /// Benchmark subcommands.

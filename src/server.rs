@@ -309,6 +309,15 @@ pub async fn reliability(
                 return Err("the crash check failed (see the table)".into());
             }
         }
+        ReliabilityAction::Hostile { repeats, strict, json } => {
+            let report = bench::hostile::run(&db, config_file.as_deref(), repeats)
+                .await
+                .map_err(|e| e.message())?;
+            emit(&report.table(), &report, json)?;
+            if !report.answered_right() || (strict && !report.in_time()) {
+                return Err("hostile requests: see the table".into());
+            }
+        }
     }
     Ok(())
 }

@@ -204,21 +204,7 @@ pub async fn run(db: DatabaseConnection, config: Option<&std::path::Path>, opts:
 
 async fn prepare(db: DatabaseConnection, http: &Http, opts: &Options) -> AppResult<Run> {
     let backend = db.get_database_backend();
-    let company_id = ids(
-        &db,
-        Statement::from_sql_and_values(
-            backend,
-            match backend {
-                DbBackend::Postgres => "SELECT id FROM company WHERE slug = $1",
-                _ => "SELECT id FROM company WHERE slug = ?",
-            },
-            [super::generate::BENCH_SLUG.into()],
-        ),
-    )
-    .await?
-    .into_iter()
-    .next()
-    .ok_or_else(|| AppError::bad("no benchmark company here; run `sfa bench generate --size S` first"))?;
+    let company_id = super::load::bench_company(&db).await?;
     // Each writer is a rep with three customers, and a deal (open, in one of
     // the two stages) and an open task of their own: reps with several deals
     // and tasks get several writers, so that no two writers share a record.

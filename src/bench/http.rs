@@ -159,6 +159,11 @@ pub(super) struct Http {
 }
 
 impl Http {
+    /// `http://127.0.0.1:port`.
+    pub(super) fn base(&self) -> &str {
+        &self.base
+    }
+
     pub(super) async fn post(
         &self,
         token: Option<&str>,

@@ -12,7 +12,9 @@ pub mod all;
 pub mod analytics;
 pub mod crash;
 pub mod generate;
+pub mod hostile;
 pub mod http;
+mod load;
 pub mod rescore;
 pub mod write;
 
