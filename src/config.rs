@@ -41,6 +41,9 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// Requests running longer than this are cut off, in seconds.
     pub request_timeout_secs: u64,
+    /// On SIGTERM, how long requests in flight may take to finish before the
+    /// server exits anyway, in seconds.
+    pub shutdown_grace_secs: u64,
     /// `development` (the default) or `production`: decides defaults such as introspection.
     pub environment: Environment,
     /// Serve process counters (statements, requests, memory) at `/metrics`.
@@ -152,6 +155,7 @@ impl Default for Config {
             graphql: GraphqlConfig::default(),
             max_body_bytes: 1024 * 1024 + 64 * 1024,
             request_timeout_secs: 30,
+            shutdown_grace_secs: 20,
             environment: Environment::Development,
             metrics: true,
         }

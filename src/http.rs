@@ -208,7 +208,16 @@ async fn graphql_ws(State(state): State<AppState>, protocol: GraphQLProtocol, up
                 }
             };
             let stream = stream.take_until(Box::pin(revoked));
-            GraphQLWebSocket::new_with_pair(sink, stream, schema, protocol)
+            // The sink is shared so that a stopping server can still send
+            // its close frame once the GraphQL side is dropped.
+            let sink = Arc::new(tokio::sync::Mutex::new(sink));
+            let graphql_sink = futures_util::sink::unfold(sink.clone(), |sink, msg: Message| async move {
+                sink.lock().await.send(msg).await?;
+                Ok::<_, axum::Error>(sink)
+            });
+            let shutdown = state.shutdown.clone();
+            let open = shutdown.socket();
+            let serve = GraphQLWebSocket::new_with_pair(graphql_sink, stream, schema, protocol)
                 .on_connection_init(move |payload| async move {
                     let data = ws_init(state, payload, signed_in).await;
                     if data.is_err() {
@@ -216,7 +225,22 @@ async fn graphql_ws(State(state): State<AppState>, protocol: GraphQLProtocol, up
                     }
                     data
                 })
-                .serve()
+                .serve();
+            async move {
+                tokio::select! {
+                    () = serve => {}
+                    () = shutdown.stopping() => {
+                        let frame = axum::extract::ws::CloseFrame {
+                            code: 1001,
+                            reason: "the server is restarting; reconnect shortly".into(),
+                        };
+                        let mut sink = sink.lock().await;
+                        let _ = sink.send(Message::Close(Some(frame))).await;
+                        let _ = sink.close().await;
+                    }
+                }
+                drop(open);
+            }
         })
 }
 

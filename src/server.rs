@@ -42,10 +42,31 @@ pub async fn serve(config: Config, demo: bool) -> Result<(), String> {
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     println!("SFA server listening on http://{addr}/graphql (GraphiQL in a browser, POST for the API)");
-    axum::serve(listener, crate::app(state))
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .map_err(|e| e.to_string())?;
+    let shutdown = state.shutdown.clone();
+    let grace = std::time::Duration::from_secs(state.config.shutdown_grace_secs);
+    let stop = shutdown.clone();
+    // On SIGTERM: stop accepting, close the WebSockets (1001), let the
+    // requests in flight finish, and exit when they have or the grace period is over.
+    let server = axum::serve(listener, crate::app(state)).with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        stop.begin();
+    });
+    let deadline = async {
+        shutdown.stopping().await;
+        tokio::time::sleep(grace).await;
+    };
+    tokio::select! {
+        served = server.into_future() => served.map_err(|e| e.to_string())?,
+        () = deadline => {
+            tracing::warn!(grace_secs = grace.as_secs(), "grace period over; exiting with requests still in flight");
+            return Ok(());
+        }
+    }
+    // Give the WebSocket close frames a moment to go out.
+    let closing = std::time::Instant::now();
+    while shutdown.open_sockets() > 0 && closing.elapsed() < std::time::Duration::from_secs(2) {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
     tracing::info!("server stopped");
     Ok(())
 }

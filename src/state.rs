@@ -28,6 +28,57 @@ pub struct AppState {
     pub bus: crate::events::Bus,
     /// Counters served at `/metrics`.
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// Tells the WebSocket connections the server is stopping.
+    pub shutdown: Shutdown,
+}
+
+/// The server's stop signal, and the WebSocket connections still open.
+#[derive(Clone)]
+pub struct Shutdown {
+    stopping: Arc<tokio::sync::watch::Sender<bool>>,
+    sockets: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Default for Shutdown {
+    fn default() -> Self {
+        Self {
+            stopping: Arc::new(tokio::sync::watch::channel(false).0),
+            sockets: Arc::default(),
+        }
+    }
+}
+
+impl Shutdown {
+    /// Starts the stop: every WebSocket connection closes with 1001 (going away).
+    pub fn begin(&self) {
+        self.stopping.send_replace(true);
+    }
+
+    /// Resolves once the stop has begun.
+    pub async fn stopping(&self) {
+        let mut rx = self.stopping.subscribe();
+        let _ = rx.wait_for(|s| *s).await;
+    }
+
+    /// Counts an open WebSocket connection until the guard drops.
+    pub fn socket(&self) -> SocketGuard {
+        self.sockets.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        SocketGuard(self.sockets.clone())
+    }
+
+    /// WebSocket connections still open.
+    pub fn open_sockets(&self) -> usize {
+        self.sockets.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+/// One open WebSocket connection (see [`Shutdown::socket`]).
+pub struct SocketGuard(Arc<std::sync::atomic::AtomicUsize>);
+
+impl Drop for SocketGuard {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
 }
 
 impl AppState {
@@ -76,6 +127,7 @@ impl AppState {
             plugins,
             bus,
             metrics,
+            shutdown: Shutdown::default(),
         })
     }
 }

@@ -32,6 +32,7 @@ mod plugins;
 mod qa;
 mod reports;
 mod schema;
+mod shutdown;
 mod subscriptions;
 mod tasks;
 mod tenancy;

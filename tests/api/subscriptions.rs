@@ -36,13 +36,13 @@ fn node_client() {
 }
 
 /// A running `graphql-ws` client and the lines it reports.
-struct Client {
+pub(crate) struct Client {
     child: Child,
     lines: mpsc::UnboundedReceiver<Value>,
 }
 
 impl Client {
-    fn start(url: &str, token: &str, query: &str, variables: Value) -> Self {
+    pub(crate) fn start(url: &str, token: &str, query: &str, variables: Value) -> Self {
         node_client();
         let mut child = Command::new("node")
             .arg(ws_dir().join("client.mjs"))
@@ -67,7 +67,7 @@ impl Client {
 
     /// The next line with `key` (or keys separated by `|`), skipping
     /// others; `None` after `wait`.
-    async fn next(&mut self, key: &str, wait: Duration) -> Option<Value> {
+    pub(crate) async fn next(&mut self, key: &str, wait: Duration) -> Option<Value> {
         let deadline = tokio::time::Instant::now() + wait;
         loop {
             match tokio::time::timeout_at(deadline, self.lines.recv()).await {
