@@ -131,6 +131,25 @@ pub enum ReliabilityAction {
         #[arg(long)]
         json: Option<PathBuf>,
     },
+    /// Misbehaving company scripts (endless loop, sleep, a string growing
+    /// without end, deep recursion) and 100 hot reloads, some broken, while
+    /// paced ordinary requests run; exits non-zero when a script is not
+    /// stopped with PLUGIN_ERROR, a reload is answered wrongly or an
+    /// ordinary request fails (and, with `--strict`, on missed time or memory targets).
+    Plugins {
+        /// Moves tried per misbehaving script.
+        #[arg(long, default_value_t = 10)]
+        repeats: usize,
+        /// Hot reloads (every fourth one broken).
+        #[arg(long, default_value_t = 100)]
+        reloads: usize,
+        /// Also fail on missed targets (stopped ≤ 250 ms, p99 < 50 ms, memory < 50 MB).
+        #[arg(long)]
+        strict: bool,
+        /// Also write the report as JSON to this file.
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
 }
 
 /// Benchmark subcommands.

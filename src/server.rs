@@ -339,6 +339,20 @@ pub async fn reliability(
                 return Err("hostile requests: see the table".into());
             }
         }
+        ReliabilityAction::Plugins {
+            repeats,
+            reloads,
+            strict,
+            json,
+        } => {
+            let report = bench::scripts::run(&db, config_file.as_deref(), &config.plugins_dir, repeats, reloads)
+                .await
+                .map_err(|e| e.message())?;
+            emit(&report.table(), &report, json)?;
+            if !report.correct() || (strict && !report.in_budget()) {
+                return Err("runaway scripts: see the table".into());
+            }
+        }
     }
     Ok(())
 }

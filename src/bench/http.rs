@@ -240,6 +240,11 @@ pub(super) struct Server {
 
 impl Server {
     pub(super) async fn start(config: Option<&Path>) -> AppResult<Self> {
+        Self::start_with(config, &[]).await
+    }
+
+    /// Like [`Server::start`], with more environment for the server.
+    pub(super) async fn start_with(config: Option<&Path>, env: &[(&str, String)]) -> AppResult<Self> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .map_err(|e| AppError::bad(format!("no free port: {e}")))?
@@ -261,6 +266,7 @@ impl Server {
             .env("SFA_TASK_REMINDER_MINUTES", "0")
             .env("SFA_WEBHOOKS__POLL_MS", "0")
             .env("RUST_LOG", "warn")
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .stdout(file)
             .stderr(err)
             .kill_on_drop(true);

@@ -16,6 +16,7 @@ pub mod hostile;
 pub mod http;
 mod load;
 pub mod rescore;
+pub mod scripts;
 pub mod write;
 
 pub use crate::metrics::rss_kib;
