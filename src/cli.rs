@@ -150,6 +150,24 @@ pub enum ReliabilityAction {
         #[arg(long)]
         json: Option<PathBuf>,
     },
+    /// Stop PostgreSQL under load for `--down` seconds and start it again:
+    /// requests meanwhile must get UNAVAILABLE quickly, the server must
+    /// reconnect by itself and no acknowledged write may be lost. Runs the
+    /// given shell commands to stop and start the database.
+    Outage {
+        /// Stops the database.
+        #[arg(long)]
+        stop_cmd: String,
+        /// Starts it again.
+        #[arg(long)]
+        start_cmd: String,
+        /// Seconds down.
+        #[arg(long, default_value_t = 10.0)]
+        down: f64,
+        /// Also write the report as JSON to this file.
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
 }
 
 /// Benchmark subcommands.

@@ -78,6 +78,12 @@ impl AppError {
         matches!(self, Self::Db(e) if is_transient(e))
     }
 
+    /// The database is down or unreachable (a broken connection, the server
+    /// shutting down or refusing connections), as opposed to merely busy.
+    pub fn is_db_down(&self) -> bool {
+        matches!(self, Self::Db(e) if is_down(e))
+    }
+
     /// Shorthand for [`AppError::BadInput`].
     pub fn bad(msg: impl Into<String>) -> Self {
         Self::BadInput(msg.into())
@@ -117,6 +123,24 @@ fn is_unavailable(e: &DbErr) -> bool {
     }
 }
 
+/// A broken or refused connection, or PostgreSQL going away (see
+/// [`unavailable_code`]); not a pool that is merely exhausted.
+fn is_down(e: &DbErr) -> bool {
+    use sea_orm::{RuntimeErr, sqlx::Error};
+    match e {
+        DbErr::Conn(_) | DbErr::ConnectionAcquire(sea_orm::ConnAcquireErr::ConnectionClosed) => true,
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => match &**e {
+            Error::PoolClosed | Error::Io(_) => true,
+            Error::Database(d) => {
+                d.try_downcast_ref::<sea_orm::sqlx::sqlite::SqliteError>().is_none()
+                    && d.code().is_some_and(|c| c.starts_with("08") || c.starts_with("57P"))
+            }
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
 /// SQLite: the file stayed locked by another writer past the busy timeout
 /// (SQLITE_BUSY, SQLITE_LOCKED and their extended codes). PostgreSQL: the
 /// connection broke (class 08), the server is shutting down or starting
@@ -140,7 +164,15 @@ impl From<AppError> for async_graphql::Error {
         if matches!(err.code(), "INTERNAL" | "UNAVAILABLE") {
             tracing::error!(error = %err.message(), "request failed");
         }
-        async_graphql::Error::new(err.public_message()).extend_with(|_, ext| ext.set("code", err.code()))
+        let down = err.is_db_down();
+        async_graphql::Error::new(err.public_message()).extend_with(|_, ext| {
+            ext.set("code", err.code());
+            if down {
+                // Tells clients (and the server's own circuit breaker) that
+                // retrying at once is pointless.
+                ext.set("reason", "DATABASE_DOWN");
+            }
+        })
     }
 }
 
@@ -161,6 +193,9 @@ mod tests {
         assert!(super::unavailable_code(true, "5") && super::unavailable_code(true, "517"));
         assert!(super::unavailable_code(false, "57P01") && super::unavailable_code(false, "08006"));
         assert!(!super::unavailable_code(true, "19") && !super::unavailable_code(false, "23505"));
+        assert!(!err.is_db_down(), "an exhausted pool is busy, not down");
+        let down = AppError::Db(DbErr::Conn(sea_orm::RuntimeErr::Internal("refused".into())));
+        assert!(down.is_db_down() && down.code() == "UNAVAILABLE");
         let other = AppError::Db(DbErr::Custom("syntax error at or near SELECT".into()));
         assert_eq!(other.code(), "INTERNAL");
         assert!(!other.public_message().contains("SELECT"));

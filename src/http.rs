@@ -82,7 +82,16 @@ async fn graphiql(uri: axum::http::Uri) -> Response {
 }
 
 async fn healthz(State(state): State<AppState>) -> Response {
-    match state.db.ping().await {
+    // A load balancer's check must not wait for the pool's 10 s: a database
+    // that does not answer within 2 s (or is known down) is unavailable.
+    let ping = if state.breaker.is_open() {
+        Err(sea_orm::DbErr::Custom("the database is down".into()))
+    } else {
+        tokio::time::timeout(Duration::from_secs(2), state.db.ping())
+            .await
+            .unwrap_or_else(|_| Err(sea_orm::DbErr::Custom("no answer within 2 s".into())))
+    };
+    match ping {
         Ok(()) => (StatusCode::OK, Json(serde_json::json!({"status": "ok"}))).into_response(),
         Err(e) => {
             tracing::warn!(error = %e, "health check: database unreachable");
@@ -119,6 +128,12 @@ async fn graphql(
         Ok(req) => req.into_inner(),
         Err(rejection) => return rejected(rejection.0),
     };
+    if state.breaker.is_open() {
+        return error_response(AppError::Db(sea_orm::DbErr::Conn(sea_orm::RuntimeErr::Internal(
+            "the circuit breaker is open".into(),
+        ))))
+        .into_response();
+    }
     let loads = LoadQueue::default();
     match authenticate(&state, &headers).await {
         Ok(Some(actor)) => {
@@ -136,6 +151,15 @@ async fn graphql(
     let mut response = loads.run(state.schema.execute(request)).await;
     // Errors raised by the GraphQL layer itself (syntax, validation, argument
     // coercion, limits) carry no code: they are all the client's input.
+    let down = response.errors.iter().any(|e| {
+        e.extensions
+            .as_ref()
+            .and_then(|ext| ext.get("reason"))
+            .is_some_and(|r| *r == async_graphql::Value::from("DATABASE_DOWN"))
+    });
+    if down {
+        state.breaker.trip(&state.db);
+    }
     for error in &mut response.errors {
         let has_code = error.extensions.as_ref().is_some_and(|ext| ext.get("code").is_some());
         if !has_code {

@@ -30,6 +30,7 @@ pub async fn serve(config: Config, demo: bool) -> Result<(), String> {
         }
     }
     let listen = config.listen;
+    let config_url = config.database_url();
     let metrics = std::sync::Arc::new(crate::metrics::Metrics::default());
     let mut db = db;
     let counter = metrics.clone();
@@ -42,6 +43,20 @@ pub async fn serve(config: Config, demo: bool) -> Result<(), String> {
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     println!("SFA server listening on http://{addr}/graphql (GraphiQL in a browser, POST for the API)");
+    if url_is_postgres(&config_url) {
+        // A one-connection pool of its own for the outage monitor.
+        let monitor = db::connect_with(&config_url, |o| {
+            o.max_connections(1)
+                .min_connections(0)
+                .connect_timeout(std::time::Duration::from_secs(1))
+                .acquire_timeout(std::time::Duration::from_millis(1500));
+        })
+        .await;
+        match monitor {
+            Ok(m) => state.breaker.monitor(m, state.db.clone()),
+            Err(e) => tracing::warn!(error = %e, "no outage monitor"),
+        }
+    }
     let shutdown = state.shutdown.clone();
     let grace = std::time::Duration::from_secs(state.config.shutdown_grace_secs);
     let stop = shutdown.clone();
@@ -69,6 +84,10 @@ pub async fn serve(config: Config, demo: bool) -> Result<(), String> {
     }
     tracing::info!("server stopped");
     Ok(())
+}
+
+fn url_is_postgres(url: &str) -> bool {
+    url.starts_with("postgres")
 }
 
 async fn shutdown_signal() {
@@ -351,6 +370,21 @@ pub async fn reliability(
             emit(&report.table(), &report, json)?;
             if !report.correct() || (strict && !report.in_budget()) {
                 return Err("runaway scripts: see the table".into());
+            }
+        }
+        ReliabilityAction::Outage {
+            stop_cmd,
+            start_cmd,
+            down,
+            json,
+        } => {
+            let down = std::time::Duration::from_secs_f64(down.max(0.0));
+            let report = bench::outage::run(&db, config_file.as_deref(), &stop_cmd, &start_cmd, down)
+                .await
+                .map_err(|e| e.message())?;
+            emit(&report.table(), &report, json)?;
+            if !report.passed() {
+                return Err("database outage: see the table".into());
             }
         }
     }

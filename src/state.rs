@@ -30,6 +30,72 @@ pub struct AppState {
     pub metrics: Arc<crate::metrics::Metrics>,
     /// Tells the WebSocket connections the server is stopping.
     pub shutdown: Shutdown,
+    /// Open while the database is known to be down: requests are answered
+    /// UNAVAILABLE at once instead of each waiting for a connection.
+    pub breaker: Breaker,
+}
+
+/// A circuit breaker on the database. A request that finds the database
+/// down opens it, and so does the monitor (see [`Breaker::monitor`]) when
+/// its ping fails; while open, a probe pings every 200 ms and closes it on
+/// the first answer. The pings go over the monitor's own connection when
+/// there is one, so that a pool busy with requests never looks like an outage.
+#[derive(Clone, Default)]
+pub struct Breaker {
+    open: Arc<std::sync::atomic::AtomicBool>,
+    monitor: Arc<std::sync::OnceLock<DatabaseConnection>>,
+}
+
+impl Breaker {
+    /// True while the database is known to be down.
+    pub fn is_open(&self) -> bool {
+        self.open.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    async fn answers(&self, pool: &DatabaseConnection) -> bool {
+        let db = self.monitor.get().unwrap_or(pool);
+        matches!(
+            tokio::time::timeout(std::time::Duration::from_millis(1500), db.ping()).await,
+            Ok(Ok(()))
+        )
+    }
+
+    /// Opens the breaker (once) and starts the probe that will close it.
+    pub fn trip(&self, db: &DatabaseConnection) {
+        if self.open.swap(true, std::sync::atomic::Ordering::AcqRel) {
+            return;
+        }
+        tracing::warn!("the database is down; answering UNAVAILABLE until it is back");
+        let (breaker, db) = (self.clone(), db.clone());
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                if breaker.answers(&db).await {
+                    breaker.open.store(false, std::sync::atomic::Ordering::Release);
+                    tracing::warn!("the database is back");
+                    return;
+                }
+            }
+        });
+    }
+
+    /// Pings the database every second over a connection of its own (`monitor`,
+    /// a one-connection pool) and opens the breaker when it does not answer,
+    /// so that an outage is noticed even before a request runs into it.
+    pub fn monitor(&self, monitor: DatabaseConnection, pool: DatabaseConnection) {
+        if self.monitor.set(monitor).is_err() {
+            return;
+        }
+        let breaker = self.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                if !breaker.is_open() && !breaker.answers(&pool).await {
+                    breaker.trip(&pool);
+                }
+            }
+        });
+    }
 }
 
 /// The server's stop signal, and the WebSocket connections still open.
@@ -128,6 +194,7 @@ impl AppState {
             bus,
             metrics,
             shutdown: Shutdown::default(),
+            breaker: Breaker::default(),
         })
     }
 }

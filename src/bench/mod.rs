@@ -15,6 +15,7 @@ pub mod generate;
 pub mod hostile;
 pub mod http;
 mod load;
+pub mod outage;
 pub mod rescore;
 pub mod scripts;
 pub mod write;
