@@ -168,6 +168,30 @@ pub enum ReliabilityAction {
         #[arg(long)]
         json: Option<PathBuf>,
     },
+    /// Drive the server for minutes at a steady rate with a mix of reads,
+    /// manager views and script-running writes; exits non-zero on any failed
+    /// request, a p99 past twice the warm-up's, memory growth of 10 % or
+    /// more after the warm-up, or a failed integrity check.
+    Soak {
+        /// Whole run, warm-up included.
+        #[arg(long, default_value_t = 10.0)]
+        minutes: f64,
+        /// Warm-up seconds.
+        #[arg(long, default_value_t = 60.0)]
+        warmup: f64,
+        /// Requests per second.
+        #[arg(long, default_value_t = 400.0)]
+        rate: f64,
+        /// Clients (each on its own deal and task).
+        #[arg(long, default_value_t = 32)]
+        clients: usize,
+        /// Seconds per measured window.
+        #[arg(long, default_value_t = 30.0)]
+        window: f64,
+        /// Also write the report as JSON to this file.
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
 }
 
 /// Benchmark subcommands.

@@ -387,6 +387,29 @@ pub async fn reliability(
                 return Err("database outage: see the table".into());
             }
         }
+        ReliabilityAction::Soak {
+            minutes,
+            warmup,
+            rate,
+            clients,
+            window,
+            json,
+        } => {
+            let opts = bench::soak::Options {
+                secs: minutes * 60.0,
+                warmup_secs: warmup,
+                rate,
+                clients,
+                window_secs: window.max(1.0),
+            };
+            let report = bench::soak::run(db, config_file.as_deref(), &opts)
+                .await
+                .map_err(|e| e.message())?;
+            emit(&report.table(), &report, json)?;
+            if !report.passed() {
+                return Err("soak: see the table".into());
+            }
+        }
     }
     Ok(())
 }

@@ -120,13 +120,13 @@ const VISITS: usize = 3;
 const STAGES: [&str; 2] = ["inquiry", "hearing"];
 
 /// One rep's work: three customers to visit, a deal to move, a task to edit.
-struct Desk {
-    token: Arc<str>,
-    customers: Vec<Uuid>,
-    deal: Uuid,
-    task: Uuid,
+pub(super) struct Desk {
+    pub(super) token: Arc<str>,
+    pub(super) customers: Vec<Uuid>,
+    pub(super) deal: Uuid,
+    pub(super) task: Uuid,
     /// The next report's day (counting back, one report per day).
-    day: Mutex<NaiveDate>,
+    pub(super) day: Mutex<NaiveDate>,
 }
 
 /// What the clients saw acknowledged.
@@ -140,16 +140,16 @@ struct Ledger {
 
 /// A deal's or task's counts when the run started.
 #[derive(Clone, Copy)]
-struct Base {
-    version: i32,
+pub(super) struct Base {
+    pub(super) version: i32,
     audits: i64,
     history: i64,
 }
 
-struct Run {
-    db: DatabaseConnection,
-    company_id: Uuid,
-    desks: Vec<Arc<Desk>>,
+pub(super) struct Run {
+    pub(super) db: DatabaseConnection,
+    pub(super) company_id: Uuid,
+    pub(super) desks: Vec<Arc<Desk>>,
     base: HashMap<Uuid, Base>,
     ledger: Mutex<Ledger>,
 }
@@ -202,7 +202,7 @@ pub async fn run(db: DatabaseConnection, config: Option<&std::path::Path>, opts:
     })
 }
 
-async fn prepare(db: DatabaseConnection, http: &Http, opts: &Options) -> AppResult<Run> {
+pub(super) async fn prepare(db: DatabaseConnection, http: &Http, opts: &Options) -> AppResult<Run> {
     let backend = db.get_database_backend();
     let company_id = super::load::bench_company(&db).await?;
     // Each writer is a rep with three customers, and a deal (open, in one of
@@ -290,7 +290,7 @@ async fn prepare(db: DatabaseConnection, http: &Http, opts: &Options) -> AppResu
 }
 
 /// Per deal and task of the desks: (version, audit rows, stage-history rows) now.
-async fn counts(run: &Run) -> AppResult<HashMap<Uuid, Base>> {
+pub(super) async fn counts(run: &Run) -> AppResult<HashMap<Uuid, Base>> {
     let backend = run.db.get_database_backend();
     let mut out = HashMap::new();
     for desk in &run.desks {
@@ -427,39 +427,7 @@ async fn writer(
 async fn check(run: &Run) -> AppResult<Vec<String>> {
     let backend = run.db.get_database_backend();
     let mut problems = Vec::new();
-    if backend == DbBackend::Sqlite {
-        for pragma in ["PRAGMA integrity_check", "PRAGMA foreign_key_check"] {
-            let rows = run.db.query_all_raw(Statement::from_string(backend, pragma)).await?;
-            let lines: Vec<String> = rows
-                .iter()
-                .map(|r| r.try_get_by_index::<String>(0).unwrap_or_else(|_| "a violation".into()))
-                .collect();
-            if !(lines.is_empty() || lines == ["ok"]) {
-                problems.push(format!("{pragma}: {}", lines.join(", ")));
-            }
-        }
-    }
-    if backend == DbBackend::Postgres {
-        // amcheck verifies every B-tree index of the schema against its table.
-        let checked = async {
-            run.db
-                .execute_unprepared("CREATE EXTENSION IF NOT EXISTS amcheck")
-                .await?;
-            run.db
-                .query_all_raw(Statement::from_string(
-                    backend,
-                    "SELECT bt_index_check(c.oid, true) FROM pg_index i
-                     JOIN pg_class c ON c.oid = i.indexrelid
-                     JOIN pg_namespace n ON n.oid = c.relnamespace
-                     JOIN pg_am a ON a.oid = c.relam
-                     WHERE n.nspname = current_schema() AND a.amname = 'btree'",
-                ))
-                .await
-        };
-        if let Err(e) = checked.await {
-            problems.push(format!("amcheck: {e}"));
-        }
-    }
+    problems.extend(integrity(&run.db).await?);
     // Every report of the harness, with its visits and audit rows.
     let rows = run
         .db
@@ -526,6 +494,44 @@ async fn check(run: &Run) -> AppResult<Vec<String>> {
                 "deal {id}: {changes} moves but {} history rows",
                 n.history - base.history
             ));
+        }
+    }
+    Ok(problems)
+}
+
+/// What SQLite's `integrity_check` and `foreign_key_check`, or on
+/// PostgreSQL amcheck's `bt_index_check` on every index, find wrong (empty: nothing).
+pub(super) async fn integrity(db: &DatabaseConnection) -> AppResult<Vec<String>> {
+    let backend = db.get_database_backend();
+    let mut problems = Vec::new();
+    if backend == DbBackend::Sqlite {
+        for pragma in ["PRAGMA integrity_check", "PRAGMA foreign_key_check"] {
+            let rows = db.query_all_raw(Statement::from_string(backend, pragma)).await?;
+            let lines: Vec<String> = rows
+                .iter()
+                .map(|r| r.try_get_by_index::<String>(0).unwrap_or_else(|_| "a violation".into()))
+                .collect();
+            if !(lines.is_empty() || lines == ["ok"]) {
+                problems.push(format!("{pragma}: {}", lines.join(", ")));
+            }
+        }
+    }
+    if backend == DbBackend::Postgres {
+        // amcheck verifies every B-tree index of the schema against its table.
+        let checked = async {
+            db.execute_unprepared("CREATE EXTENSION IF NOT EXISTS amcheck").await?;
+            db.query_all_raw(Statement::from_string(
+                backend,
+                "SELECT bt_index_check(c.oid, true) FROM pg_index i
+                     JOIN pg_class c ON c.oid = i.indexrelid
+                     JOIN pg_namespace n ON n.oid = c.relnamespace
+                     JOIN pg_am a ON a.oid = c.relam
+                     WHERE n.nspname = current_schema() AND a.amname = 'btree'",
+            ))
+            .await
+        };
+        if let Err(e) = checked.await {
+            problems.push(format!("amcheck: {e}"));
         }
     }
     Ok(problems)

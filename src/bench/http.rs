@@ -580,7 +580,7 @@ fn hand_tasks(j: Json, of: &str, n: usize) -> String {
     ))
 }
 
-const CUSTOMERS_PAGE: &str = "query($owner: ID!, $n: Int!) {
+pub(super) const CUSTOMERS_PAGE: &str = "query($owner: ID!, $n: Int!) {
   customers(filter: {ownerId: $owner}, orderBy: {field: NAME, direction: ASC}, first: $n) { nodes {
     id name isPriority lastContactAt
     deals(status: OPEN, first: 10) { nodes { id name stage amount } }
@@ -616,7 +616,7 @@ fn hand_customers_page(j: Json, company_id: Uuid, owner: Uuid) -> Statement {
     j.page(p, "customers", customer, &from, "c", "c.name, c.id")
 }
 
-const DEALS_PAGE: &str = "query($owner: ID!, $n: Int!) {
+pub(super) const DEALS_PAGE: &str = "query($owner: ID!, $n: Int!) {
   deals(filter: {ownerId: $owner, status: OPEN}, orderBy: {field: CREATED_AT, direction: DESC}, first: $n) { nodes {
     id name stage amount
     customer { id name }
@@ -665,7 +665,7 @@ fn hand_deals_page(j: Json, company_id: Uuid, owner: Uuid) -> Statement {
     j.page(p, "deals", deal, &from, "d", "d.created_at DESC, d.id DESC")
 }
 
-const DEAL_DETAIL: &str = "query($id: ID!) {
+pub(super) const DEAL_DETAIL: &str = "query($id: ID!) {
   deal(id: $id) {
     id name stage amount status
     customer { id name contacts { id name level } }

@@ -18,6 +18,7 @@ mod load;
 pub mod outage;
 pub mod rescore;
 pub mod scripts;
+pub mod soak;
 pub mod write;
 
 pub use crate::metrics::rss_kib;
