@@ -123,6 +123,9 @@ struct Own {
     task_v: i64,
 }
 
+/// A client's desk, its own versions, and the deal owner's id (for the pages).
+type Seat = (Arc<Desk>, tokio::sync::Mutex<Own>, String);
+
 const STAGES: [&str; 2] = ["inquiry", "hearing"];
 
 async fn one(http: &Http, desk: &Desk, own: &tokio::sync::Mutex<Own>, owner: &str, n: u64) -> Result<(), String> {
@@ -254,7 +257,7 @@ async fn soak(db: sea_orm::DatabaseConnection, server: &Server, opts: &Options) 
     .await?;
     let counts = crash::counts(&run).await?;
     let owners = owners(&run).await?;
-    let desks: Arc<Vec<(Arc<Desk>, tokio::sync::Mutex<Own>, String)>> = Arc::new(
+    let desks: Arc<Vec<Seat>> = Arc::new(
         run.desks
             .iter()
             .zip(owners)
