@@ -170,8 +170,8 @@ pub enum ReliabilityAction {
     },
     /// Drive the server for minutes at a steady rate with a mix of reads,
     /// manager views and script-running writes; exits non-zero on any failed
-    /// request, a p99 past twice the warm-up's, memory growth of 10 % or
-    /// more after the warm-up, or a failed integrity check.
+    /// request or a failed integrity check (and, with `--strict`, on a p99
+    /// past twice the warm-up's or memory growth of 10 % or more after it).
     Soak {
         /// Whole run, warm-up included.
         #[arg(long, default_value_t = 10.0)]
@@ -188,6 +188,23 @@ pub enum ReliabilityAction {
         /// Seconds per measured window.
         #[arg(long, default_value_t = 30.0)]
         window: f64,
+        /// Also fail on missed latency or memory targets.
+        #[arg(long)]
+        strict: bool,
+        /// Also write the report as JSON to this file.
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
+    /// Fuzz the whole schema with schemathesis (installed from PyPI into
+    /// `target/fuzz-venv` on first use) as an admin; exits non-zero on any
+    /// HTTP 5xx, INTERNAL error, SQL or stack text, or panic in the server log.
+    Fuzz {
+        /// Generated operations per schema field.
+        #[arg(long, default_value_t = 80)]
+        examples: usize,
+        /// Seed, to replay a run.
+        #[arg(long)]
+        seed: Option<u64>,
         /// Also write the report as JSON to this file.
         #[arg(long)]
         json: Option<PathBuf>,

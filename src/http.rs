@@ -549,3 +549,33 @@ async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Option<se
         .ok_or_else(|| AppError::Unauthenticated("the Authorization header must be `Bearer <token>`".into()))?;
     authenticate_token(state, token.trim()).await.map(Some)
 }
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::AggregateParams;
+
+    fn param() -> impl Strategy<Value = Option<String>> {
+        proptest::option::of("\\PC{0,30}|[a-zA-Z_,]{0,30}|[0-9-]{0,12}")
+    }
+
+    proptest! {
+        /// The filters of `/api/aggregate.csv`, whatever a client puts in
+        /// the query string: a request, or BAD_USER_INPUT with a message.
+        #[test]
+        fn csv_filters_are_parsed_or_refused(
+            fact in param(), dimensions in param(), measures in param(), from in param(), to in param(),
+            member_id in param(), stage in param(), kind in param(), status in param(), limit in param(),
+        ) {
+            let params = AggregateParams {
+                fact, dimensions, measures, from, to, member_id, stage, kind, status, limit,
+                ..Default::default()
+            };
+            if let Err(e) = params.request() {
+                prop_assert_eq!(e.code(), "BAD_USER_INPUT");
+                prop_assert!(!e.message().is_empty());
+            }
+        }
+    }
+}

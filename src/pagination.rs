@@ -414,3 +414,49 @@ where
         })
         .collect())
 }
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::{Cursor, CursorValue};
+
+    fn value() -> impl Strategy<Value = CursorValue> {
+        prop_oneof![
+            any::<i64>().prop_map(CursorValue::Int),
+            "\\PC{0,30}".prop_map(CursorValue::Text),
+            Just(CursorValue::Null),
+        ]
+    }
+
+    proptest! {
+        /// What a client sends as a cursor: decoded or refused as bad input, never a panic.
+        #[test]
+        fn any_cursor_string_is_decoded_or_refused(s in "\\PC{0,80}|[A-Za-z0-9_-]{0,80}") {
+            if let Err(e) = Cursor::decode(&s) {
+                prop_assert_eq!(e.code(), "BAD_USER_INPUT");
+            }
+        }
+
+        /// Every cursor the server hands out decodes to itself.
+        #[test]
+        fn handed_out_cursors_round_trip(value in value(), id in any::<u128>()) {
+            let c = Cursor { value, id: uuid::Uuid::from_u128(id) };
+            prop_assert_eq!(Cursor::decode(&c.encode()).ok(), Some(c));
+        }
+
+        /// Ids: a UUID in any of its spellings parses to itself; anything else is BAD_USER_INPUT.
+        #[test]
+        fn ids_parse_or_are_refused(s in "\\PC{0,40}", id in any::<u128>()) {
+            let uuid = uuid::Uuid::from_u128(id);
+            for spelling in [uuid.to_string(), uuid.simple().to_string(), uuid.to_string().to_uppercase()] {
+                let parsed = crate::graphql::connection::parse_id(&async_graphql::ID(spelling), "Deal");
+                prop_assert_eq!(parsed.ok(), Some(uuid));
+            }
+            if let Err(e) = crate::graphql::connection::parse_id(&async_graphql::ID(s.clone()), "Deal") {
+                prop_assert_eq!(e.code(), "BAD_USER_INPUT");
+                prop_assert!(e.message().len() < 200 + s.len() * 4);
+            }
+        }
+    }
+}

@@ -387,12 +387,22 @@ pub async fn reliability(
                 return Err("database outage: see the table".into());
             }
         }
+        ReliabilityAction::Fuzz { examples, seed, json } => {
+            let report = bench::fuzz::run(&db, config_file.as_deref(), examples, seed)
+                .await
+                .map_err(|e| e.message())?;
+            emit(&report.table(), &report, json)?;
+            if !report.passed() {
+                return Err("fuzzing found failures: see above".into());
+            }
+        }
         ReliabilityAction::Soak {
             minutes,
             warmup,
             rate,
             clients,
             window,
+            strict,
             json,
         } => {
             let opts = bench::soak::Options {
@@ -406,7 +416,7 @@ pub async fn reliability(
                 .await
                 .map_err(|e| e.message())?;
             emit(&report.table(), &report, json)?;
-            if !report.passed() {
+            if !report.correct() || (strict && !report.in_budget()) {
                 return Err("soak: see the table".into());
             }
         }

@@ -303,6 +303,11 @@ impl Server {
         format!("{}/graphql", self.http.base)
     }
 
+    /// What the server has written to its log so far.
+    pub(super) fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
     fn failed(&self, what: &str) -> AppError {
         AppError::bad(format!("the server {what}; its log: {}", self.log.display()))
     }

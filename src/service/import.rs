@@ -1114,4 +1114,63 @@ mod tests {
             "lines are the file's, not the record count"
         );
     }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        proptest! {
+            /// Any bytes, as CSV or JSON: rows or a message, never a panic;
+            /// every cell belongs to a header, and CSV lines count from 2.
+            #[test]
+            fn any_file_is_read_or_refused(bytes in proptest::collection::vec(any::<u8>(), 0..600), json in any::<bool>()) {
+                let format = if json { ImportFormat::Json } else { ImportFormat::Csv };
+                if let Ok((headers, rows)) = read(&bytes, format) {
+                    for row in &rows {
+                        prop_assert!(row.cells.keys().all(|k| headers.contains(k)));
+                        prop_assert!(json || row.line >= 2);
+                    }
+                }
+            }
+
+            /// Cells with commas, quotes and line breaks survive a CSV round trip.
+            #[test]
+            fn written_csv_reads_back(names in proptest::collection::vec("[a-zA-Z0-9 ,\"\n日本]{1,20}", 1..8)) {
+                let mut w = csv::Writer::from_writer(Vec::new());
+                w.write_record(["code", "name"]).expect("header");
+                for (i, n) in names.iter().enumerate() {
+                    w.write_record([format!("C{i}"), n.clone()]).expect("row");
+                }
+                let bytes = w.into_inner().expect("bytes");
+                let (_, rows) = read(&bytes, ImportFormat::Csv).expect("a written CSV reads");
+                prop_assert_eq!(rows.len(), names.len());
+                for (row, n) in rows.iter().zip(&names) {
+                    // Cells are trimmed; a blank one is absent.
+                    let trimmed = n.trim();
+                    prop_assert_eq!(row.cells.get("name").map(String::as_str), (!trimmed.is_empty()).then_some(trimmed));
+                }
+            }
+
+            /// Each cell parser gives a value or records a problem, never both, never a panic.
+            #[test]
+            fn cell_parsers_give_a_value_or_a_problem(cell in "\\PC{0,40}|[0-9/:T +-]{0,25}") {
+                let row = Row { line: 2, cells: HashMap::from([("x".to_owned(), cell.clone())]) };
+                let columns = HashSet::from(["x".to_owned()]);
+                let checks: [fn(&mut Cells) -> bool; 5] = [
+                    |c| c.int("x").is_some(),
+                    |c| c.flag("x").is_some(),
+                    |c| c.date("x").is_some(),
+                    |c| c.instant("x", chrono_tz::Asia::Tokyo).is_some(),
+                    |c| c.opt("x", 10).is_some_and(|v| v.chars().count() <= 10),
+                ];
+                for check in checks {
+                    let mut cells = Cells::new(&row, &columns);
+                    let value = check(&mut cells);
+                    let problem = !cells.problems.is_empty();
+                    prop_assert!(value != problem, "{cell:?}: value {value}, problems {:?}", cells.problems);
+                }
+            }
+        }
+    }
 }
