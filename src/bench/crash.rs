@@ -129,6 +129,29 @@ pub(super) struct Desk {
     pub(super) day: Mutex<NaiveDate>,
 }
 
+impl Desk {
+    /// The variables of this writer's next daily report: its next day (one
+    /// report per day, counting back) with a done visit to each customer.
+    pub(super) fn next_report(&self, body: &str) -> Option<Value> {
+        let day = {
+            let mut d = self.day.lock().ok()?;
+            *d = *d - Days::new(1);
+            *d
+        };
+        let visits: Vec<Value> = self
+            .customers
+            .iter()
+            .enumerate()
+            .map(|(k, c)| {
+                let at = day.and_hms_opt(9 + k as u32, 0, 0).unwrap_or_default().and_utc();
+                json!({"customerId": c, "kind": "VISIT", "status": "DONE", "subject": format!("visit {k}"),
+                       "scheduledAt": at, "doneAt": at + chrono::Duration::minutes(30)})
+            })
+            .collect();
+        Some(json!({"in": {"reportDate": day, "body": body, "activities": visits}}))
+    }
+}
+
 /// What the clients saw acknowledged.
 #[derive(Default)]
 struct Ledger {
@@ -375,22 +398,7 @@ async fn writer(
         sent.fetch_add(1, Ordering::SeqCst);
         let answer = match n % 3 {
             0 => {
-                let day = {
-                    let Ok(mut d) = desk.day.lock() else { return };
-                    *d = *d - Days::new(1);
-                    *d
-                };
-                let visits: Vec<Value> = desk
-                    .customers
-                    .iter()
-                    .enumerate()
-                    .map(|(k, c)| {
-                        let at = day.and_hms_opt(9 + k as u32, 0, 0).unwrap_or_default().and_utc();
-                        json!({"customerId": c, "kind": "VISIT", "status": "DONE", "subject": format!("visit {k}"),
-                               "scheduledAt": at, "doneAt": at + chrono::Duration::minutes(30)})
-                    })
-                    .collect();
-                let vars = json!({"in": {"reportDate": day, "body": BODY, "activities": visits}});
+                let Some(vars) = desk.next_report(BODY) else { return };
                 http.post(Some(&desk.token), SUBMIT, vars, true).await
             }
             1 => {

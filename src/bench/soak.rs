@@ -12,7 +12,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use chrono::{Days, Utc};
+use chrono::Utc;
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -212,24 +212,11 @@ async fn one(http: &Http, desk: &Desk, own: &tokio::sync::Mutex<Own>, owner: &st
             Ok(())
         }
         18 => {
-            let day = {
-                let mut d = desk.day.lock().map_err(|_| "poisoned")?;
-                *d = *d - Days::new(1);
-                *d
-            };
-            let visits: Vec<Value> = desk
-                .customers
-                .iter()
-                .enumerate()
-                .map(|(k, c)| {
-                    let at = day.and_hms_opt(9 + k as u32, 0, 0).unwrap_or_default().and_utc();
-                    json!({"customerId": c, "kind": "VISIT", "status": "DONE", "subject": "soak visit", "scheduledAt": at, "doneAt": at})
-                })
-                .collect();
+            let vars = desk.next_report("soak report").ok_or("poisoned")?;
             http.post(
                 token,
                 "mutation($in: DailyReportInput!) { submitDailyReport(input: $in) { id } }",
-                json!({"in": {"reportDate": day, "body": "soak report", "activities": visits}}),
+                vars,
                 false,
             )
             .await

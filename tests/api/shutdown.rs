@@ -167,34 +167,68 @@ async fn customers_named(db_url: &str) -> i64 {
     row.try_get_by_index::<i64>(0).expect("n")
 }
 
+/// A server process on a database of its own, signed in as a rep.
+struct Running {
+    dir: std::path::PathBuf,
+    db_url: String,
+    pg: Option<(String, String)>,
+    child: Child,
+    base: String,
+    http: reqwest::Client,
+    token: String,
+}
+
+impl Running {
+    async fn start(grace_secs: u64) -> Self {
+        let dir = std::env::temp_dir().join(format!("sfa-sigterm-{}", Uuid::now_v7().simple()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let (db_url, pg) = database(&dir).await;
+        let (child, base) = start(&dir, &db_url, grace_secs).await;
+        let http = reqwest::Client::new();
+        let token = login(&http, &base).await;
+        Self {
+            dir,
+            db_url,
+            pg,
+            child,
+            base,
+            http,
+            token,
+        }
+    }
+}
+
+/// Creates a customer in a task of its own (the test holds it in flight).
+fn create_in_flight(
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+) -> tokio::task::JoinHandle<Result<reqwest::Response, reqwest::Error>> {
+    let request = http
+        .post(format!("{base}/graphql"))
+        .bearer_auth(token)
+        .json(&json!({"query": CREATE}));
+    tokio::spawn(request.send())
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn sigterm_finishes_the_request_in_flight_closes_subscriptions_and_refuses_new_ones() {
-    let dir = std::env::temp_dir().join(format!("sfa-sigterm-{}", Uuid::now_v7().simple()));
-    std::fs::create_dir_all(&dir).expect("dir");
-    let (db_url, pg) = database(&dir).await;
-    let (mut child, base) = start(&dir, &db_url, 10).await;
-    let http = reqwest::Client::new();
-    let token = login(&http, &base).await;
+    let Running {
+        dir,
+        db_url,
+        pg,
+        mut child,
+        base,
+        http,
+        token,
+    } = Running::start(10).await;
 
     let ws = format!("{}/graphql/ws", base.replace("http://", "ws://"));
     let mut subscriber = Client::start(&ws, &token, "subscription { notificationAdded { id } }", json!({}));
     assert!(subscriber.next("connected", Duration::from_secs(10)).await.is_some());
 
     let (other, txn) = lock_customers(&db_url).await;
-    let in_flight = {
-        let (http, base, token) = (http.clone(), base.clone(), token.clone());
-        tokio::spawn(async move {
-            http.post(format!("{base}/graphql"))
-                .bearer_auth(token)
-                .json(&json!({"query": CREATE}))
-                .send()
-                .await
-                .map_err(|e| e.to_string())?
-                .json::<Value>()
-                .await
-                .map_err(|e| e.to_string())
-        })
-    };
+    let in_flight = create_in_flight(&http, &base, &token);
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(!in_flight.is_finished(), "the write waits for the lock");
 
@@ -215,10 +249,13 @@ async fn sigterm_finishes_the_request_in_flight_closes_subscriptions_and_refuses
     assert!(child.try_wait().expect("wait").is_none(), "still finishing the request");
 
     txn.rollback().await.expect("unlock");
-    let answer = in_flight
+    let answer: Value = in_flight
         .await
         .expect("join")
-        .expect("the request in flight is answered");
+        .expect("the request in flight is answered")
+        .json()
+        .await
+        .expect("json");
     assert!(answer["data"]["createCustomer"]["id"].is_string(), "{answer}");
     let exit = exited_within(&mut child, Duration::from_secs(10)).await;
     assert!(exit.success(), "{exit:?}");
@@ -234,24 +271,18 @@ async fn sigterm_finishes_the_request_in_flight_closes_subscriptions_and_refuses
 
 #[tokio::test(flavor = "multi_thread")]
 async fn past_the_grace_period_the_server_exits_and_the_cut_off_write_leaves_nothing() {
-    let dir = std::env::temp_dir().join(format!("sfa-sigterm-{}", Uuid::now_v7().simple()));
-    std::fs::create_dir_all(&dir).expect("dir");
-    let (db_url, pg) = database(&dir).await;
-    let (mut child, base) = start(&dir, &db_url, 1).await;
-    let http = reqwest::Client::new();
-    let token = login(&http, &base).await;
+    let Running {
+        dir,
+        db_url,
+        pg,
+        mut child,
+        base,
+        http,
+        token,
+    } = Running::start(1).await;
 
     let (other, txn) = lock_customers(&db_url).await;
-    let in_flight = {
-        let (http, base) = (http.clone(), base.clone());
-        tokio::spawn(async move {
-            http.post(format!("{base}/graphql"))
-                .bearer_auth(token)
-                .json(&json!({"query": CREATE}))
-                .send()
-                .await
-        })
-    };
+    let in_flight = create_in_flight(&http, &base, &token);
     tokio::time::sleep(Duration::from_millis(500)).await;
     let stopped_at = Instant::now();
     sigterm(&child);
