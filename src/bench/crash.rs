@@ -250,34 +250,24 @@ pub(super) async fn prepare(db: DatabaseConnection, http: &Http, opts: &Options)
     let per_rep = opts.clients.max(1).div_ceil(reps.len().max(1));
     for row in &reps {
         let (member, email): (Uuid, String) = (row.try_get_by_index(0)?, row.try_get_by_index(1)?);
-        let mut p = Params::new(backend, company_id);
-        let m = p.push(member);
-        let customers = ids(
-            &db,
-            p.statement(format!(
-                "SELECT id FROM customer WHERE company_id = $1 AND owner_id = {m} AND deleted_at IS NULL ORDER BY id LIMIT {VISITS}"
-            )),
-        )
+        let of_member = |sql: String| {
+            let mut p = Params::new(backend, company_id);
+            let m = p.push(member);
+            ids(&db, p.statement(sql.replace("{m}", &m)))
+        };
+        let customers = of_member(format!(
+            "SELECT id FROM customer WHERE company_id = $1 AND owner_id = {{m}} AND deleted_at IS NULL ORDER BY id LIMIT {VISITS}"
+        ))
         .await?;
-        let mut p = Params::new(backend, company_id);
-        let m = p.push(member);
-        let deals = ids(
-            &db,
-            p.statement(format!(
-                "SELECT id FROM deal WHERE company_id = $1 AND owner_id = {m} AND status = 'open'
-                 AND deleted_at IS NULL AND stage IN ('inquiry', 'hearing') ORDER BY id LIMIT {per_rep}"
-            )),
-        )
+        let deals = of_member(format!(
+            "SELECT id FROM deal WHERE company_id = $1 AND owner_id = {{m}} AND status = 'open'
+             AND deleted_at IS NULL AND stage IN ('inquiry', 'hearing') ORDER BY id LIMIT {per_rep}"
+        ))
         .await?;
-        let mut p = Params::new(backend, company_id);
-        let m = p.push(member);
-        let tasks = ids(
-            &db,
-            p.statement(format!(
-                "SELECT id FROM task WHERE company_id = $1 AND assignee_id = {m} AND status = 'open'
-                 AND deleted_at IS NULL ORDER BY id LIMIT {per_rep}"
-            )),
-        )
+        let tasks = of_member(format!(
+            "SELECT id FROM task WHERE company_id = $1 AND assignee_id = {{m}} AND status = 'open'
+             AND deleted_at IS NULL ORDER BY id LIMIT {per_rep}"
+        ))
         .await?;
         if customers.len() < VISITS || deals.is_empty() || tasks.is_empty() {
             continue;
