@@ -150,6 +150,35 @@ pub enum ReliabilityAction {
         #[arg(long)]
         json: Option<PathBuf>,
     },
+    /// SQLite on a full disk: copy the benchmark company onto a small tmpfs
+    /// (mounted by the harness, which needs root, or `--dir`), write
+    /// concurrently, fill the file system for `--full` seconds, free it and
+    /// write on; exits non-zero when an acknowledged write is missing, a
+    /// refusal is not UNAVAILABLE/DISK_FULL, the server panicked or it did
+    /// not recover within 5 s without a restart.
+    DiskFull {
+        /// Size of the tmpfs, in MiB.
+        #[arg(long, default_value_t = 64)]
+        size_mb: u64,
+        /// A folder on a small file system to use instead of mounting a tmpfs.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Seconds of writing before the disk fills.
+        #[arg(long, default_value_t = 5.0)]
+        warmup: f64,
+        /// Seconds the disk stays full.
+        #[arg(long, default_value_t = 10.0)]
+        full: f64,
+        /// Seconds of writing after the space is freed.
+        #[arg(long, default_value_t = 20.0)]
+        after: f64,
+        /// Concurrent writers.
+        #[arg(long, default_value_t = 6)]
+        clients: usize,
+        /// Also write the report as JSON to this file.
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
     /// Stop PostgreSQL under load for `--down` seconds and start it again:
     /// requests meanwhile must get UNAVAILABLE quickly, the server must
     /// reconnect by itself and no acknowledged write may be lost. Runs the

@@ -42,7 +42,7 @@ impl AppError {
             Self::Conflict(_) => "CONFLICT",
             Self::Limited(code, _) => code,
             Self::Db(e) if is_unique_violation(e) || is_transient(e) => "CONFLICT",
-            Self::Db(e) if is_unavailable(e) => "UNAVAILABLE",
+            Self::Db(e) if is_unavailable(e) || storage_failure(e).is_some() => "UNAVAILABLE",
             Self::Db(_) | Self::Internal(_) => "INTERNAL",
         }
     }
@@ -66,6 +66,12 @@ impl AppError {
         match self {
             Self::Db(e) if is_unique_violation(e) => "a record with the same unique value already exists".into(),
             Self::Db(e) if is_transient(e) => "the change collided with a concurrent one; send it again".into(),
+            Self::Db(e) if storage_failure(e) == Some("DISK_FULL") => {
+                "the server's disk is full, so nothing was written; try again once space has been freed".into()
+            }
+            Self::Db(e) if storage_failure(e).is_some() => {
+                "the server could not write to its storage, so nothing was written; try again shortly".into()
+            }
             Self::Db(e) if is_unavailable(e) => "the database is busy or unreachable; try again shortly".into(),
             Self::Db(_) | Self::Internal(_) => "internal error; it has been logged".into(),
             other => other.message(),
@@ -82,6 +88,18 @@ impl AppError {
     /// shutting down or refusing connections), as opposed to merely busy.
     pub fn is_db_down(&self) -> bool {
         matches!(self, Self::Db(e) if is_down(e))
+    }
+
+    /// Why an UNAVAILABLE error happened, for `extensions.reason`:
+    /// `DATABASE_DOWN` (retrying at once is pointless), `DISK_FULL` (the
+    /// database's disk has no space left) or `STORAGE_ERROR` (its storage
+    /// failed to read or write); `None` for a database that is merely busy.
+    pub fn reason(&self) -> Option<&'static str> {
+        match self {
+            Self::Db(e) if is_down(e) => Some("DATABASE_DOWN"),
+            Self::Db(e) => storage_failure(e),
+            _ => None,
+        }
     }
 
     /// Shorthand for [`AppError::BadInput`].
@@ -120,6 +138,34 @@ fn is_unavailable(e: &DbErr) -> bool {
             _ => false,
         },
         _ => false,
+    }
+}
+
+/// The database could not write: `DISK_FULL` for SQLITE_FULL and
+/// PostgreSQL's 53100 (disk_full), `STORAGE_ERROR` for SQLITE_IOERR (any
+/// extended code) and PostgreSQL's 58030 (io_error). Nothing of the failed
+/// transaction was kept; the same write may succeed once space is back.
+fn storage_failure(e: &DbErr) -> Option<&'static str> {
+    use sea_orm::{RuntimeErr, sqlx::Error};
+    let (DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e))) = e else {
+        return None;
+    };
+    let Error::Database(d) = &**e else {
+        return None;
+    };
+    let code = d.code()?;
+    if d.try_downcast_ref::<sea_orm::sqlx::sqlite::SqliteError>().is_some() {
+        match code.parse::<u32>().ok()? & 0xff {
+            13 => Some("DISK_FULL"),
+            10 => Some("STORAGE_ERROR"),
+            _ => None,
+        }
+    } else {
+        match code.as_ref() {
+            "53100" => Some("DISK_FULL"),
+            "58030" => Some("STORAGE_ERROR"),
+            _ => None,
+        }
     }
 }
 
@@ -164,13 +210,13 @@ impl From<AppError> for async_graphql::Error {
         if matches!(err.code(), "INTERNAL" | "UNAVAILABLE") {
             tracing::error!(error = %err.message(), "request failed");
         }
-        let down = err.is_db_down();
+        let reason = err.reason();
         async_graphql::Error::new(err.public_message()).extend_with(|_, ext| {
             ext.set("code", err.code());
-            if down {
-                // Tells clients (and the server's own circuit breaker) that
-                // retrying at once is pointless.
-                ext.set("reason", "DATABASE_DOWN");
+            if let Some(reason) = reason {
+                // DATABASE_DOWN tells clients (and the server's own circuit
+                // breaker) that retrying at once is pointless.
+                ext.set("reason", reason);
             }
         })
     }

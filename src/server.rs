@@ -349,6 +349,31 @@ pub async fn reliability(
                 return Err("the crash check failed (see the table)".into());
             }
         }
+        ReliabilityAction::DiskFull {
+            size_mb,
+            dir,
+            warmup,
+            full,
+            after,
+            clients,
+            json,
+        } => {
+            let opts = bench::diskfull::Options {
+                size_mb,
+                dir,
+                warmup_secs: warmup,
+                full_secs: full,
+                after_secs: after,
+                clients,
+            };
+            let report = bench::diskfull::run(&db, config_file.as_deref(), &opts)
+                .await
+                .map_err(|e| e.message())?;
+            emit(&report.table(), &report, json)?;
+            if !report.passed() {
+                return Err("disk full: see the table".into());
+            }
+        }
         ReliabilityAction::Hostile { repeats, strict, json } => {
             let report = bench::hostile::run(&db, config_file.as_deref(), repeats)
                 .await

@@ -114,7 +114,7 @@ impl Report {
 }
 
 /// The marker of the harness's reports (the check looks only at those).
-const BODY: &str = "crash-harness report";
+pub(super) const BODY: &str = "crash-harness report";
 const VISITS: usize = 3;
 /// The open stages the deals go back and forth between.
 const STAGES: [&str; 2] = ["inquiry", "hearing"];
@@ -338,6 +338,21 @@ pub(super) async fn counts(run: &Run) -> AppResult<HashMap<Uuid, Base>> {
     Ok(out)
 }
 
+impl Run {
+    /// Puts an acknowledged write (the `data` of its answer) into the ledger
+    /// the check compares the database with.
+    pub(super) fn acknowledge(&self, desk: &Desk, data: &Value) {
+        let Ok(mut ledger) = self.ledger.lock() else { return };
+        if let Some(id) = data["submitDailyReport"]["id"].as_str().and_then(|s| s.parse().ok()) {
+            ledger.reports.push(id);
+        } else if let Some(v) = data["moveDealStage"]["version"].as_i64() {
+            ledger.versions.insert(desk.deal, v as i32);
+        } else if let Some(v) = data["updateTask"]["version"].as_i64() {
+            ledger.versions.insert(desk.task, v as i32);
+        }
+    }
+}
+
 /// Starts one writer per desk, kills the server once `target` writes were
 /// acknowledged (or after 60 s), and returns (acknowledged, sent, ms to the kill).
 async fn write_until_killed(run: &Arc<Run>, server: Server, target: usize) -> (usize, usize, u64) {
@@ -407,22 +422,18 @@ async fn writer(
             Err(e) if e.contains("already in stage") => continue,
             Err(_) => return,
         };
-        let Ok(mut ledger) = run.ledger.lock() else { return };
-        if let Some(id) = data["submitDailyReport"]["id"].as_str().and_then(|s| s.parse().ok()) {
-            ledger.reports.push(id);
-        } else if let Some(v) = data["moveDealStage"]["version"].as_i64() {
+        run.acknowledge(desk, &data);
+        if let Some(v) = data["moveDealStage"]["version"].as_i64() {
             deal_v = v as i32;
-            ledger.versions.insert(desk.deal, deal_v);
         } else if let Some(v) = data["updateTask"]["version"].as_i64() {
             task_v = v as i32;
-            ledger.versions.insert(desk.task, task_v);
         }
         acked.fetch_add(1, Ordering::SeqCst);
     }
 }
 
 /// Everything wrong in the database now (see the module's doc).
-async fn check(run: &Run) -> AppResult<Vec<String>> {
+pub(super) async fn check(run: &Run) -> AppResult<Vec<String>> {
     let backend = run.db.get_database_backend();
     let mut problems = Vec::new();
     problems.extend(integrity(&run.db).await?);

@@ -11,6 +11,7 @@
 pub mod all;
 pub mod analytics;
 pub mod crash;
+pub mod diskfull;
 pub mod fuzz;
 pub mod generate;
 pub mod hostile;

@@ -53,7 +53,8 @@ macro_rules! in_txn {
             let $txn = $crate::db::begin_write(pool)
                 .await
                 .map_err($crate::error::AppError::from)?;
-            let failed = match $body.await {
+            let result = $body.await;
+            let failed = match result {
                 Ok(out) => match $txn.commit().await {
                     Ok(()) => {
                         $crate::graphql::context::publish_events($ctx).await;
@@ -61,7 +62,15 @@ macro_rules! in_txn {
                     }
                     Err(e) => $crate::error::AppError::from(e),
                 },
-                Err(e) => e,
+                Err(e) => {
+                    // Rolled back now, not when the connection goes back to
+                    // the pool: PostgreSQL keeps an aborted transaction's
+                    // locks until then, and a retry must not wait behind them.
+                    if let Err(rollback) = $txn.rollback().await {
+                        tracing::warn!(error = %rollback, "rollback failed; the connection will be closed");
+                    }
+                    e
+                }
             };
             // Nothing was written, so nothing happened to tell anyone.
             $crate::graphql::context::discard_events($ctx);

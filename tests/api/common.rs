@@ -66,6 +66,15 @@ impl TestApp {
 
     /// Starts a server with an adjusted configuration.
     pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> Self {
+        Self::spawn_with_pool(adjust, |_| {}).await
+    }
+
+    /// Starts a server with an adjusted configuration and pool (for fault
+    /// injection through the pool's hooks).
+    pub async fn spawn_with_pool(
+        adjust: impl FnOnce(&mut Config),
+        pool: impl FnOnce(&mut sea_orm::ConnectOptions),
+    ) -> Self {
         let statements = Arc::new(AtomicUsize::new(0));
         let (url, schema, sqlite_file) = match std::env::var("TEST_DATABASE_URL") {
             Ok(url) if url.starts_with("postgres") => {
@@ -88,6 +97,7 @@ impl TestApp {
                 opts.set_schema_search_path(schema.clone());
             }
             opts.max_connections(5);
+            pool(opts);
         })
         .await
         .expect("connect test database");
