@@ -287,35 +287,47 @@ async fn replace_details(
     Ok(())
 }
 
-/// Recomputes the customer's last contact and the deal's last activity from
-/// their live done activities (derived fields: no version bump). One UPDATE
-/// each, the latest found through the (company, customer | deal) indexes.
-async fn refresh_last_contact(
-    db: &impl ConnectionTrait,
-    company_id: Uuid,
-    customer_id: Uuid,
-    deal_id: Option<Uuid>,
-) -> AppResult<()> {
-    let backend = db.get_database_backend();
-    let mut p = Params::new(backend, company_id);
-    let id = p.push(customer_id);
-    db.execute_raw(p.statement(format!(
-        "UPDATE customer SET last_contact_at = (SELECT MAX(done_at) FROM activity WHERE company_id = $1
-           AND customer_id = {id} AND status = 'done' AND deleted_at IS NULL)
-         WHERE company_id = $1 AND id = {id}"
-    )))
-    .await?;
-    if let Some(deal_id) = deal_id {
-        let mut p = Params::new(backend, company_id);
-        let id = p.push(deal_id);
-        db.execute_raw(p.statement(format!(
-            "UPDATE deal SET last_activity_at = (SELECT MAX(done_at) FROM activity WHERE company_id = $1
-               AND deal_id = {id} AND status = 'done' AND deleted_at IS NULL)
-             WHERE company_id = $1 AND id = {id}"
-        )))
-        .await?;
+/// The customers and deals whose last contact a write changed. They are
+/// recomputed together at the end of the write, customers first, then deals,
+/// each in id order: two writes touching the same rows then lock them in the
+/// same order, so PostgreSQL never has to break a deadlock between two daily
+/// reports that list the same customers in different orders.
+#[derive(Default)]
+struct Touched {
+    customers: std::collections::BTreeSet<Uuid>,
+    deals: std::collections::BTreeSet<Uuid>,
+}
+
+impl Touched {
+    fn add(&mut self, customer_id: Uuid, deal_id: Option<Uuid>) {
+        self.customers.insert(customer_id);
+        self.deals.extend(deal_id);
     }
-    Ok(())
+
+    /// Recomputes the customers' last contact and the deals' last activity
+    /// from their live done activities (derived fields: no version bump).
+    /// One UPDATE each, the latest found through the (company, customer |
+    /// deal) indexes.
+    async fn refresh(self, db: &impl ConnectionTrait, company_id: Uuid) -> AppResult<()> {
+        let backend = db.get_database_backend();
+        let sets = [
+            ("customer", "last_contact_at", "customer_id", self.customers),
+            ("deal", "last_activity_at", "deal_id", self.deals),
+        ];
+        for (table, column, key, ids) in sets {
+            for row in ids {
+                let mut p = Params::new(backend, company_id);
+                let id = p.push(row);
+                db.execute_raw(p.statement(format!(
+                    "UPDATE {table} SET {column} = (SELECT MAX(done_at) FROM activity WHERE company_id = $1
+                       AND {key} = {id} AND status = 'done' AND deleted_at IS NULL)
+                     WHERE company_id = $1 AND id = {id}"
+                )))
+                .await?;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Creates a planned or done activity (optionally inside a daily report).
@@ -324,6 +336,20 @@ pub async fn create(
     actor: &Actor,
     f: NewActivity,
     daily_report_id: Option<Uuid>,
+) -> AppResult<activity::Model> {
+    let mut touched = Touched::default();
+    let created = create_in(db, actor, f, daily_report_id, &mut touched).await?;
+    touched.refresh(db, actor.company_id).await?;
+    Ok(created)
+}
+
+/// [`create`], leaving the last-contact refresh to the caller.
+async fn create_in(
+    db: &impl ConnectionTrait,
+    actor: &Actor,
+    f: NewActivity,
+    daily_report_id: Option<Uuid>,
+    touched: &mut Touched,
 ) -> AppResult<activity::Model> {
     let member = f.member_id.unwrap_or(actor.member_id);
     if member != actor.member_id {
@@ -387,7 +413,7 @@ pub async fn create(
     )
     .await?;
     if created.status == ActivityStatus::Done {
-        refresh_last_contact(db, actor.company_id, created.customer_id, created.deal_id).await?;
+        touched.add(created.customer_id, created.deal_id);
     }
     Ok(created)
 }
@@ -535,12 +561,10 @@ pub async fn update(
     )
     .await?;
     if after.status == ActivityStatus::Done {
-        refresh_last_contact(db, actor.company_id, after.customer_id, after.deal_id).await?;
-        if before.deal_id != after.deal_id
-            && let Some(old) = before.deal_id
-        {
-            refresh_last_contact(db, actor.company_id, before.customer_id, Some(old)).await?;
-        }
+        let mut touched = Touched::default();
+        touched.add(after.customer_id, after.deal_id);
+        touched.add(before.customer_id, before.deal_id);
+        touched.refresh(db, actor.company_id).await?;
     }
     let after = score(db, actor, after).await?;
     Ok(after)
@@ -554,6 +578,22 @@ pub async fn complete(
     version: i32,
     c: Completion,
     daily_report_id: Option<Uuid>,
+) -> AppResult<activity::Model> {
+    let mut touched = Touched::default();
+    let after = complete_in(db, actor, id, version, c, daily_report_id, &mut touched).await?;
+    touched.refresh(db, actor.company_id).await?;
+    Ok(after)
+}
+
+/// [`complete`], leaving the last-contact refresh to the caller.
+async fn complete_in(
+    db: &impl ConnectionTrait,
+    actor: &Actor,
+    id: Uuid,
+    version: i32,
+    c: Completion,
+    daily_report_id: Option<Uuid>,
+    touched: &mut Touched,
 ) -> AppResult<activity::Model> {
     let before = find_live::<activity::Entity>(db, actor, id).await?;
     access::can_edit_activity(actor, &before)?;
@@ -593,7 +633,7 @@ pub async fn complete(
         c.reactions.is_some().then_some(&reactions[..]),
     )
     .await?;
-    refresh_last_contact(db, actor.company_id, after.customer_id, after.deal_id).await?;
+    touched.add(after.customer_id, after.deal_id);
     let after = score(db, actor, after).await?;
     Ok(after)
 }
@@ -617,7 +657,9 @@ pub async fn delete(db: &impl ConnectionTrait, actor: &Actor, id: Uuid, version:
     access::can_edit_activity(actor, &before)?;
     let after = delete_versioned::<activity::Entity, activity::ActiveModel>(db, actor, &before, version).await?;
     if before.status == ActivityStatus::Done {
-        refresh_last_contact(db, actor.company_id, before.customer_id, before.deal_id).await?;
+        let mut touched = Touched::default();
+        touched.add(before.customer_id, before.deal_id);
+        touched.refresh(db, actor.company_id).await?;
     }
     Ok(after)
 }
@@ -688,9 +730,10 @@ pub async fn submit_report(
             insert_audited(db, actor, am).await?
         }
     };
+    let mut touched = Touched::default();
     for mut activity in s.activities {
         activity.member_id = Some(actor.member_id);
-        create(db, actor, activity, Some(report.id)).await?;
+        create_in(db, actor, activity, Some(report.id), &mut touched).await?;
     }
     for (id, version, completion) in s.completed {
         let planned = find_scoped::<activity::Entity>(db, actor, id).await?;
@@ -699,8 +742,9 @@ pub async fn submit_report(
                 "a daily report completes only your own activities".into(),
             ));
         }
-        complete(db, actor, id, version, completion, Some(report.id)).await?;
+        complete_in(db, actor, id, version, completion, Some(report.id), &mut touched).await?;
     }
+    touched.refresh(db, actor.company_id).await?;
     if newly_submitted {
         super::notify::report_submitted(db, actor, &report).await?;
     }
