@@ -81,15 +81,17 @@ async fn graphiql(uri: axum::http::Uri) -> Response {
     .into_response()
 }
 
+/// 200 when the database answers: as the monitor last saw it over its own
+/// connection (a saturated pool does not fail the check), or, when no
+/// monitor runs, by a ping through the pool that gives up after 2 s.
 async fn healthz(State(state): State<AppState>) -> Response {
-    // A load balancer's check must not wait for the pool's 10 s: a database
-    // that does not answer within 2 s (or is known down) is unavailable.
-    let ping = if state.breaker.is_open() {
-        Err(sea_orm::DbErr::Custom("the database is down".into()))
-    } else {
-        tokio::time::timeout(Duration::from_secs(2), state.db.ping())
+    use crate::state::DbHealth;
+    let ping = match state.breaker.health() {
+        DbHealth::Reachable => Ok(()),
+        DbHealth::Unreachable => Err(sea_orm::DbErr::Custom("the database is down".into())),
+        DbHealth::Unknown => tokio::time::timeout(Duration::from_secs(2), state.db.ping())
             .await
-            .unwrap_or_else(|_| Err(sea_orm::DbErr::Custom("no answer within 2 s".into())))
+            .unwrap_or_else(|_| Err(sea_orm::DbErr::Custom("no answer within 2 s".into()))),
     };
     match ping {
         Ok(()) => (StatusCode::OK, Json(serde_json::json!({"status": "ok"}))).into_response(),
@@ -170,8 +172,31 @@ async fn graphql(
             error.extensions.get_or_insert_with(Default::default).set("code", code);
         }
     }
+    collapse_server_failures(&mut response.errors);
     state.metrics.request(!response.errors.is_empty());
     GraphQLResponse::from(response).into_response()
+}
+
+/// A failure of the server's own (the database unavailable, an internal
+/// error) hits every field that needed it: a page of customers with nested
+/// lists gets hundreds of copies of one error. The client needs it once; the
+/// first copy, with its path, stays.
+fn collapse_server_failures(errors: &mut Vec<ServerError>) {
+    let mut seen = std::collections::HashSet::new();
+    errors.retain(|e| {
+        let code = e
+            .extensions
+            .as_ref()
+            .and_then(|ext| ext.get("code"))
+            .and_then(|c| match c {
+                async_graphql::Value::String(s) => Some(s.clone()),
+                _ => None,
+            });
+        match code.as_deref() {
+            Some("UNAVAILABLE" | "INTERNAL" | "TIMEOUT") => seen.insert((code, e.message.clone())),
+            _ => true,
+        }
+    });
 }
 
 /// Subscriptions: `graphql-transport-ws` (what the `graphql-ws` client
@@ -548,6 +573,42 @@ async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Option<se
         .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
         .ok_or_else(|| AppError::Unauthenticated("the Authorization header must be `Bearer <token>`".into()))?;
     authenticate_token(state, token.trim()).await.map(Some)
+}
+
+#[cfg(test)]
+mod tests {
+    use async_graphql::{ErrorExtensions, ServerError};
+
+    fn error(code: &str, message: &str, path: &str) -> ServerError {
+        let mut e = async_graphql::Error::new(message)
+            .extend_with(|_, ext| ext.set("code", code))
+            .into_server_error(Default::default());
+        e.path = vec![async_graphql::PathSegment::Field(path.into())];
+        e
+    }
+
+    #[test]
+    fn one_unavailable_error_per_response_however_many_fields_failed() {
+        let mut errors: Vec<ServerError> = (0..556)
+            .map(|i| error("UNAVAILABLE", "the database is busy", &format!("f{i}")))
+            .collect();
+        errors.push(error("FORBIDDEN", "not yours", "a"));
+        errors.push(error("FORBIDDEN", "not yours", "b"));
+        errors.push(error("INTERNAL", "internal error", "c"));
+        errors.push(error("INTERNAL", "internal error", "d"));
+        super::collapse_server_failures(&mut errors);
+        let kept: Vec<(String, String)> = errors
+            .iter()
+            .map(|e| (e.message.clone(), format!("{:?}", e.path)))
+            .collect();
+        assert_eq!(errors.len(), 4, "{kept:?}");
+        assert_eq!(errors[0].path, vec![async_graphql::PathSegment::Field("f0".into())]);
+        assert_eq!(
+            errors.iter().filter(|e| e.message == "not yours").count(),
+            2,
+            "a refusal per field is information, and stays"
+        );
+    }
 }
 
 #[cfg(test)]

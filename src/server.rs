@@ -43,20 +43,7 @@ pub async fn serve(config: Config, demo: bool) -> Result<(), String> {
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     println!("SFA server listening on http://{addr}/graphql (GraphiQL in a browser, POST for the API)");
-    if url_is_postgres(&config_url) {
-        // A one-connection pool of its own for the outage monitor.
-        let monitor = db::connect_with(&config_url, |o| {
-            o.max_connections(1)
-                .min_connections(0)
-                .connect_timeout(std::time::Duration::from_secs(1))
-                .acquire_timeout(std::time::Duration::from_millis(1500));
-        })
-        .await;
-        match monitor {
-            Ok(m) => state.breaker.monitor(m, state.db.clone()),
-            Err(e) => tracing::warn!(error = %e, "no outage monitor"),
-        }
-    }
+    watch_database(&state, &config_url).await;
     let shutdown = state.shutdown.clone();
     let grace = std::time::Duration::from_secs(state.config.shutdown_grace_secs);
     let stop = shutdown.clone();
@@ -86,8 +73,26 @@ pub async fn serve(config: Config, demo: bool) -> Result<(), String> {
     Ok(())
 }
 
-fn url_is_postgres(url: &str) -> bool {
-    url.starts_with("postgres")
+/// Starts the database monitor (see [`crate::state::Breaker::monitor`]) on a
+/// one-connection pool of its own: it keeps `/healthz` answered from fresh
+/// state, and opens the circuit breaker when the database goes away.
+pub async fn watch_database(state: &AppState, url: &str) {
+    let monitor = db::connect_with(url, |o| {
+        o.max_connections(1)
+            .min_connections(0)
+            .connect_timeout(std::time::Duration::from_secs(1))
+            .acquire_timeout(std::time::Duration::from_millis(1500));
+    })
+    .await;
+    match monitor {
+        Ok(m) => {
+            if m.ping().await.is_ok() {
+                state.breaker.answered();
+            }
+            state.breaker.monitor(m, state.db.clone());
+        }
+        Err(e) => tracing::warn!(error = %e, "no database monitor; /healthz asks the pool"),
+    }
 }
 
 async fn shutdown_signal() {

@@ -44,12 +44,42 @@ pub struct AppState {
 pub struct Breaker {
     open: Arc<std::sync::atomic::AtomicBool>,
     monitor: Arc<std::sync::OnceLock<DatabaseConnection>>,
+    /// When the monitor's last ping was answered.
+    last_answer: Arc<std::sync::Mutex<Option<std::time::Instant>>>,
+}
+
+/// What `/healthz` says about the database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DbHealth {
+    /// The monitor's ping was answered within the last few seconds.
+    Reachable,
+    /// Known down, or the monitor got no answer lately.
+    Unreachable,
+    /// No monitor runs (an embedding that did not start one): ask the pool.
+    Unknown,
 }
 
 impl Breaker {
     /// True while the database is known to be down.
     pub fn is_open(&self) -> bool {
         self.open.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// The database's health as the monitor last saw it, over its own
+    /// connection: a pool saturated by requests does not make a healthy
+    /// replica look dead to its load balancer.
+    pub fn health(&self) -> DbHealth {
+        if self.is_open() {
+            return DbHealth::Unreachable;
+        }
+        if self.monitor.get().is_none() {
+            return DbHealth::Unknown;
+        }
+        let last = self.last_answer.lock().ok().and_then(|t| *t);
+        match last {
+            Some(t) if t.elapsed() < std::time::Duration::from_secs(3) => DbHealth::Reachable,
+            _ => DbHealth::Unreachable,
+        }
     }
 
     async fn answers(&self, pool: &DatabaseConnection) -> bool {
@@ -79,9 +109,17 @@ impl Breaker {
         });
     }
 
+    /// Notes that the database just answered the monitor.
+    pub fn answered(&self) {
+        if let Ok(mut last) = self.last_answer.lock() {
+            *last = Some(std::time::Instant::now());
+        }
+    }
+
     /// Pings the database every second over a connection of its own (`monitor`,
-    /// a one-connection pool) and opens the breaker when it does not answer,
-    /// so that an outage is noticed even before a request runs into it.
+    /// a one-connection pool), keeping [`Breaker::health`] fresh, and opens
+    /// the breaker when it does not answer, so that an outage is noticed even
+    /// before a request runs into it.
     pub fn monitor(&self, monitor: DatabaseConnection, pool: DatabaseConnection) {
         if self.monitor.set(monitor).is_err() {
             return;
@@ -89,10 +127,12 @@ impl Breaker {
         let breaker = self.clone();
         tokio::spawn(async move {
             loop {
-                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-                if !breaker.is_open() && !breaker.answers(&pool).await {
+                if breaker.answers(&pool).await {
+                    breaker.answered();
+                } else if !breaker.is_open() {
                     breaker.trip(&pool);
                 }
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
             }
         });
     }

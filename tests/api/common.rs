@@ -125,6 +125,7 @@ impl TestApp {
         };
         adjust(&mut config);
         let state = AppState::new(db.clone(), config).await.expect("state");
+        sfa::server::watch_database(&state, &url).await;
         let plugins = state.plugins.clone();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");

@@ -326,3 +326,27 @@ async fn a_full_disk_loses_no_acknowledged_write_and_the_server_recovers_by_itse
     }
     assert!(acknowledged > 20, "enough writes to mean something: {acknowledged}");
 }
+
+/// Every pooled connection is busy (a saturated replica): `/healthz` still
+/// answers 200 at once, from the monitor's own connection, so a load
+/// balancer does not pull a replica that is busy but healthy.
+#[tokio::test(flavor = "multi_thread")]
+async fn health_does_not_wait_for_a_saturated_pool() {
+    use sea_orm::TransactionTrait;
+    let app = TestApp::spawn().await;
+    let mut held = Vec::new();
+    for _ in 0..5 {
+        held.push(app.db.begin().await.expect("hold a connection"));
+    }
+    for _ in 0..3 {
+        let asked = Instant::now();
+        let health = app.http.get(app.url("/healthz")).send().await.expect("healthz");
+        assert_eq!(health.status(), 200, "healthy while the pool is saturated");
+        assert!(
+            asked.elapsed() < Duration::from_millis(500),
+            "answered at once: {:?}",
+            asked.elapsed()
+        );
+    }
+    drop(held);
+}
