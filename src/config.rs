@@ -37,6 +37,8 @@ pub struct Config {
     pub auth: AuthConfig,
     /// GraphQL endpoint limits.
     pub graphql: GraphqlConfig,
+    /// Limits of the companies' scripts, per call and per request.
+    pub scripts: crate::plugins::ScriptLimits,
     /// Maximum size of a request body, in bytes.
     pub max_body_bytes: usize,
     /// Requests running longer than this are cut off, in seconds.
@@ -153,6 +155,7 @@ impl Default for Config {
             webhooks: WebhookConfig::default(),
             auth: AuthConfig::default(),
             graphql: GraphqlConfig::default(),
+            scripts: Default::default(),
             max_body_bytes: 1024 * 1024 + 64 * 1024,
             request_timeout_secs: 30,
             shutdown_grace_secs: 20,

@@ -137,8 +137,15 @@ async fn graphql(
         .into_response();
     }
     let loads = LoadQueue::default();
+    // Ends the request's script budget when the request ends, however it
+    // ends: answered, timed out (the timeout layer drops this future) or
+    // abandoned by the client.
+    let mut _scripts_end = None;
     match authenticate(&state, &headers).await {
-        Ok(Some(actor)) => {
+        Ok(Some(mut actor)) => {
+            let deadline = std::time::Instant::now() + Duration::from_secs(state.config.request_timeout_secs);
+            actor.scripts = crate::plugins::ScriptBudget::for_request(&state.plugins.limits(), Some(deadline));
+            _scripts_end = Some(actor.scripts.guard());
             let queue = loads.clone();
             let actor = std::sync::Arc::new(actor);
             let loader = DataLoader::new(AppLoader::new(state.db.clone(), actor.clone()), move |f| queue.spawn(f))

@@ -21,4 +21,9 @@ pub mod service;
 pub mod state;
 
 pub use http::router as app;
+
+/// Unit tests count allocations as the server does (see `alloc_meter`).
+#[cfg(test)]
+#[global_allocator]
+static ALLOCATOR: alloc_meter::Metered<std::alloc::System> = alloc_meter::Metered(std::alloc::System);
 pub use state::AppState;

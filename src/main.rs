@@ -7,9 +7,11 @@ use sfa::{
     config::Config,
 };
 
-/// See `Cargo.toml`: faster than glibc malloc here, and less fragmentation.
+/// See `Cargo.toml`: faster than glibc malloc here, and less fragmentation;
+/// metered, so that a company script is stopped once it builds too much data
+/// (see `plugins::engine`).
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: alloc_meter::Metered<mimalloc::MiMalloc> = alloc_meter::Metered(mimalloc::MiMalloc);
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {

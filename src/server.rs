@@ -14,7 +14,7 @@ async fn open(config: &Config) -> Result<sea_orm::DatabaseConnection, String> {
 }
 
 fn plugins(config: &Config) -> Result<crate::plugins::Plugins, String> {
-    crate::plugins::Plugins::load(&config.plugins_dir, crate::plugins::ScriptLimits::default()).map_err(|e| e.message())
+    crate::plugins::Plugins::load(&config.plugins_dir, config.scripts).map_err(|e| e.message())
 }
 
 /// Runs the HTTP server until SIGTERM or Ctrl-C.

@@ -4,12 +4,7 @@ use std::sync::Arc;
 
 use sea_orm::DatabaseConnection;
 
-use crate::{
-    auth::TokenKeys,
-    config::Config,
-    graphql::AppSchema,
-    plugins::{Plugins, ScriptLimits},
-};
+use crate::{auth::TokenKeys, config::Config, graphql::AppSchema, plugins::Plugins};
 
 /// Everything a request handler needs; cheap to clone.
 #[derive(Clone)]
@@ -204,7 +199,7 @@ impl AppState {
     ) -> crate::error::AppResult<Self> {
         let secret = crate::auth::load_or_create_secret(&db, config.auth.secret.as_deref()).await?;
         let keys = TokenKeys::new(&secret, config.auth.token_ttl_hours);
-        let plugins = Arc::new(Plugins::load(&config.plugins_dir, ScriptLimits::default())?);
+        let plugins = Arc::new(Plugins::load(&config.plugins_dir, config.scripts)?);
         tracing::info!(sets = ?plugins.names(), dir = %config.plugins_dir.display(), "plugin sets loaded");
         if config.plugins_poll_ms > 0 {
             let every = std::time::Duration::from_millis(config.plugins_poll_ms);

@@ -235,7 +235,7 @@ fn period_of(actor: &Actor, kind: PeriodKind, start: Option<Date>) -> async_grap
 /// Runs the company's formulas over every row, in one blocking task.
 async fn evaluate(actor: &Actor, rows: Vec<kpi::Row>) -> async_graphql::Result<Vec<KpiRow>> {
     let set = Arc::clone(&actor.plugins);
-    let evaluated = run(move || {
+    let evaluated = run(&actor.scripts, move || {
         Ok(rows
             .into_iter()
             .map(|row| {

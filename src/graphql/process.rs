@@ -149,7 +149,7 @@ impl ProcessMutation {
         let reloaded = {
             let plugins = plugins.clone();
             let name = name.clone();
-            crate::plugins::run(move || plugins.reload(&name)).await?
+            crate::plugins::run(&actor.scripts, move || plugins.reload(&name)).await?
         };
         tracing::info!(set = %name, version = %reloaded.set.version, company = %actor.company_id, "plugin set reloaded");
         // Every company on a set whose scoring changed gets its stored scores brought up to date.
@@ -262,19 +262,29 @@ impl ProcessQuery {
         #[graphql(default = 90, validator(minimum = 1, maximum = 3660))] days: i64,
         #[graphql(default = 10, validator(minimum = 1, maximum = 100))] top: usize,
     ) -> async_graphql::Result<ScoringDryRun> {
-        let actor = actor(ctx)?;
+        // Running scripts on the company's data is an admin's write-level
+        // act, even though nothing is written: not for read-only API keys.
+        let actor = super::context::writer(ctx)?;
         actor.require_admin("try scoring scripts")?;
         if script.as_ref().is_some_and(|s| s.len() > 256 * 1024) {
             return Err(crate::error::AppError::bad("the script is larger than 256 KiB").into());
         }
         let plugins = ctx.data::<std::sync::Arc<crate::plugins::Plugins>>()?.clone();
         let name = actor.plugins.name.clone();
-        let candidate = crate::plugins::run(move || plugins.candidate(&name, script.as_deref())).await?;
+        let candidate =
+            crate::plugins::run(&actor.scripts, move || plugins.candidate(&name, script.as_deref())).await?;
         let since = crate::service::now() - chrono::Duration::days(days);
         let version = candidate.scoring_version.clone();
         let db = super::context::db(ctx)?;
-        let run =
-            crate::service::rescore::dry_run(db, actor.company_id, std::sync::Arc::new(candidate), since, top).await?;
+        let run = crate::service::rescore::dry_run(
+            db,
+            actor.company_id,
+            std::sync::Arc::new(candidate),
+            since,
+            top,
+            &actor.scripts,
+        )
+        .await?;
         Ok(ScoringDryRun {
             scoring_version: version,
             since,

@@ -162,7 +162,7 @@ fn load_error(set: &str, file: &str, err: impl std::fmt::Display) -> AppError {
 fn run_error(set: &str, file: &str, function: &str, err: &EvalAltResult) -> AppError {
     let what = match err {
         EvalAltResult::ErrorTooManyOperations(_) => "used too many operations and was stopped".to_owned(),
-        EvalAltResult::ErrorTerminated(..) => "ran out of time and was stopped".to_owned(),
+        EvalAltResult::ErrorTerminated(token, _) => format!("{} and was stopped", engine::stop_reason(token)),
         EvalAltResult::ErrorStackOverflow(_) => "recursed too deeply and was stopped".to_owned(),
         EvalAltResult::ErrorDataTooLarge(what, _) => format!("built a {what} beyond the limit and was stopped"),
         other => other.to_string(),
@@ -386,7 +386,7 @@ impl PluginSet {
 
     fn call(&self, ast: &AST, file: &str, function: &str, args: impl rhai::FuncArgs) -> AppResult<Dynamic> {
         let mut scope = rhai::Scope::new();
-        engine::with_deadline(self.limits.max_millis, || {
+        engine::with_deadline(&self.limits, || {
             self.engine.call_fn::<Dynamic>(&mut scope, ast, function, args)
         })
         .map_err(|e| run_error(&self.name, file, function, &e))
@@ -475,12 +475,7 @@ pub fn activity_input(
     a
 }
 
-/// Runs a script call on a blocking thread, off the async workers.
-pub async fn run<T: Send + 'static>(f: impl FnOnce() -> AppResult<T> + Send + 'static) -> AppResult<T> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| AppError::Internal(format!("script task failed: {e}")))?
-}
+pub use engine::{BudgetGuard, ScriptBudget, run};
 
 /// Every plugin set of the server, compiled.
 pub struct Plugins {
@@ -608,6 +603,11 @@ impl Plugins {
             self.engine.clone(),
             self.limits,
         )
+    }
+
+    /// The limits every script call runs under.
+    pub fn limits(&self) -> ScriptLimits {
+        self.limits
     }
 
     /// Why the latest reload of `name` failed, while its last good version runs.
@@ -817,6 +817,75 @@ mod tests {
         assert!(
             plugins.for_company(Some("missing")).name == "default",
             "an unknown set falls back to default"
+        );
+    }
+
+    /// Data a script builds is bounded by what it holds, also where rhai's
+    /// own size limits are not checked (a map filled by index assignment):
+    /// 10,000 strings of 16 KB would be 160 MB.
+    #[test]
+    fn a_script_building_too_much_data_is_stopped() {
+        for body in [
+            r#"let s = "x"; s.pad(16000, "x"); let m = #{}; for i in 0..10000 { m[`k${i}`] = s + i; } 0"#,
+            r#"let s = "x"; s.pad(16000, "x"); let m = []; for i in 0..10000 { m.push(s + i); } 0"#,
+            r#"let s = "x"; s.pad(16000, "x"); let m = []; for i in 0..100 { let b = []; for j in 0..100 { b.push(s + j); } m.push(b); } 0"#,
+        ] {
+            // Time enough for an unoptimised build to get that far.
+            let limits = ScriptLimits {
+                max_millis: 20_000,
+                max_operations: 5_000_000,
+                ..ScriptLimits::default()
+            };
+            let engine = Arc::new(engine::hardened(limits));
+            let scoring = format!("fn activity_points(a) {{ {body} }}");
+            let set = PluginSet::compile("test", [PROCESS, &scoring, KPI], engine, limits).expect("compiles");
+            let err = set.activity_points(Map::new()).expect_err("stopped");
+            // Either by the bytes it holds, or where rhai checks, by rhai's own limit.
+            let message = err.message();
+            assert!(
+                message.contains("built too much data") || message.contains("beyond the limit"),
+                "{message}"
+            );
+        }
+    }
+
+    /// A request's calls share one budget: the request ended, its
+    /// operations or its bytes used up, the next call stops at once.
+    #[test]
+    fn a_request_budget_spans_its_calls_and_ends_with_the_request() {
+        let busy = set("fn activity_points(a) { let x = 0; for i in 0..20000 { x += 1; } x }").expect("compiles");
+        let limits = ScriptLimits {
+            max_request_operations: 200_000,
+            ..ScriptLimits::default()
+        };
+        let budget = ScriptBudget::for_request(&limits, None);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let set = Arc::new(busy);
+        let calls = |budget: Arc<ScriptBudget>| {
+            let set = set.clone();
+            runtime.block_on(run(&budget, move || {
+                Ok((0..10)
+                    .map(|_| set.activity_points(Map::new()).map_err(|e| e.message()))
+                    .collect::<Vec<_>>())
+            }))
+        };
+        let results = calls(budget.clone()).expect("ran");
+        assert!(results[0].is_ok(), "{results:?}");
+        let last = results.last().expect("ten").clone().expect_err("out of operations");
+        assert!(last.contains("budget of script operations"), "{last}");
+        assert!(budget.used().0 <= 200_000 + 64, "{:?}", budget.used());
+
+        let budget = ScriptBudget::for_request(&ScriptLimits::default(), None);
+        drop(budget.guard());
+        let results = calls(budget).expect("ran");
+        assert!(
+            results
+                .iter()
+                .all(|r| r.as_ref().is_err_and(|e| e.contains("its request ended"))),
+            "{results:?}"
         );
     }
 }

@@ -8,7 +8,7 @@ use std::{sync::Arc, time::Duration};
 
 use sea_orm::DatabaseConnection;
 
-use super::{Plugins, run};
+use super::{Plugins, ScriptBudget, run};
 
 /// Polls `plugins`' folder every `every` for the life of the server.
 pub fn spawn(plugins: Arc<Plugins>, db: DatabaseConnection, every: Duration) {
@@ -28,13 +28,13 @@ pub fn spawn(plugins: Arc<Plugins>, db: DatabaseConnection, every: Duration) {
 /// version of the files; the last good version keeps running.
 pub async fn check(plugins: &Arc<Plugins>, db: &DatabaseConnection) {
     let scan = plugins.clone();
-    let Ok(changed) = run(move || Ok(scan.changed_on_disk())).await else {
+    let Ok(changed) = run(&ScriptBudget::unbounded(), move || Ok(scan.changed_on_disk())).await else {
         return;
     };
     for name in changed {
         let reload = plugins.clone();
         let set = name.clone();
-        match run(move || reload.reload(&set)).await {
+        match run(&ScriptBudget::unbounded(), move || reload.reload(&set)).await {
             Ok(reloaded) => {
                 tracing::info!(set = %name, version = %reloaded.set.version, "plugin set changed on disk; reloaded");
                 if let Err(e) = crate::service::rescore::start_for_sets(db, plugins, &reloaded.scoring_changed).await {

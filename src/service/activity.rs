@@ -437,7 +437,7 @@ async fn points(
         &checked.met,
     );
     let set = actor.plugins.clone();
-    match crate::plugins::run(move || set.activity_points(input)).await {
+    match crate::plugins::run(&actor.scripts, move || set.activity_points(input)).await {
         Ok(points) => Some((points, actor.plugins.scoring_version.clone())),
         Err(e) => {
             tracing::warn!(company = %actor.company_id, error = %e.message(), "scoring failed");
@@ -482,7 +482,7 @@ pub async fn score(db: &impl ConnectionTrait, actor: &Actor, mut a: activity::Mo
     let set = actor.plugins.clone();
     // A broken scoring script must not lose a rep's work: the activity is
     // kept unscored and the failure logged for the admin.
-    let points = match crate::plugins::run(move || set.activity_points(input)).await {
+    let points = match crate::plugins::run(&actor.scripts, move || set.activity_points(input)).await {
         Ok(points) => points,
         Err(e) => {
             tracing::warn!(company = %actor.company_id, activity = %a.id, error = %e.message(), "scoring failed");

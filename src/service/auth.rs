@@ -157,5 +157,6 @@ async fn actor_in(
         plugins: plugins.for_company(company.plugin_set.as_deref()),
         time_zone: super::period::company_zone(&company.time_zone),
         outbox: Default::default(),
+        scripts: crate::plugins::ScriptBudget::unbounded(),
     })
 }

@@ -117,7 +117,7 @@ async fn check_exit(db: &impl ConnectionTrait, actor: &Actor, deal: &deal::Model
     map.insert("origin".into(), opt(deal.origin.clone().map(Into::into)));
     map.insert("quality".into(), q.into());
     let (set, from, to_owned) = (actor.plugins.clone(), deal.stage.clone(), to.to_owned());
-    match crate::plugins::run(move || set.exit_check(map, &from, &to_owned)).await? {
+    match crate::plugins::run(&actor.scripts, move || set.exit_check(map, &from, &to_owned)).await? {
         None => Ok(()),
         Some(message) => Err(AppError::Limited("EXIT_CRITERIA_NOT_MET", message)),
     }

@@ -66,6 +66,9 @@ pub struct Actor {
     pub time_zone: chrono_tz::Tz,
     /// Live events this request's writes queued, sent after commit.
     pub outbox: crate::events::Outbox,
+    /// What this request's script calls may still use (see
+    /// [`crate::plugins::ScriptBudget`]); unbounded outside requests.
+    pub scripts: std::sync::Arc<crate::plugins::ScriptBudget>,
 }
 
 /// The current time, at the microsecond precision both databases store.

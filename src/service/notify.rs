@@ -238,6 +238,7 @@ async fn reader(
         plugins: plugins.clone(),
         time_zone,
         outbox: Outbox::default(),
+        scripts: crate::plugins::ScriptBudget::unbounded(),
     })
 }
 

@@ -286,7 +286,7 @@ pub async fn batch(
         return Ok((0, None));
     };
     let scorer = set.clone();
-    let scored: Vec<(Uuid, i32)> = run(move || {
+    let scored: Vec<(Uuid, i32)> = run(&crate::plugins::ScriptBudget::unbounded(), move || {
         inputs
             .iter()
             .map(|input| input.score(&scorer).map(|p| (input.id, p)))
@@ -326,6 +326,7 @@ pub async fn dry_run(
     candidate: Arc<PluginSet>,
     since: chrono::DateTime<chrono::Utc>,
     top: usize,
+    budget: &Arc<crate::plugins::ScriptBudget>,
 ) -> AppResult<DryRun> {
     let filter = Condition::all()
         .add(activity::Column::CompanyId.eq(company_id))
@@ -342,7 +343,7 @@ pub async fn dry_run(
         };
         after = Some(last);
         let scorer = candidate.clone();
-        let scored = run(move || {
+        let scored = run(budget, move || {
             let scores: Vec<AppResult<i32>> = inputs.iter().map(|i| i.score(&scorer)).collect();
             Ok((inputs, scores))
         })

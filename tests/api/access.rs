@@ -266,7 +266,8 @@ const QUERIES: &[(&str, &str, &str)] = &[
     ("me", "{ me { id } }", "ok ok ok ok ok ok ok"),
     ("process", "{ process { stages { key } } }", "ok ok ok ok ok ok ok"),
     ("rescoreJob", "{ rescoreJob { status } }", "F F F F ok ok ok"),
-    ("scoringDryRun", "{ scoringDryRun { activities } }", "F F F F ok ok ok"),
+    // Scripts run on the company's data: admins with write rights only.
+    ("scoringDryRun", "{ scoringDryRun { activities } }", "F F F F ok F ok"),
     ("kpiReport", "{ kpiReport { daysTotal } }", "ok ok ok ok ok ok ok"),
     (
         "uncontactedCustomers",

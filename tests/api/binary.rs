@@ -14,7 +14,12 @@ async fn serve_demo_answers_the_readme_query_and_stops_on_sigterm() {
     let dir = std::env::temp_dir().join(format!("sfa-bin-{}", uuid::Uuid::now_v7().simple()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let config = dir.join("custom.toml");
-    std::fs::write(&config, "listen = \"127.0.0.1:0\"\n[graphql]\nmax_page_size = 10\n").expect("config file");
+    std::fs::write(
+        &config,
+        "listen = \"127.0.0.1:0\"\nrequest_timeout_secs = 3\n[graphql]\nmax_page_size = 10\n\
+         [scripts]\nmax_request_operations = 100000000000\nmax_request_bytes = 100000000000\n",
+    )
+    .expect("config file");
     let mut child = Command::new(env!("CARGO_BIN_EXE_sfa"))
         .args(["serve", "--demo"])
         .current_dir(&dir)
@@ -70,6 +75,58 @@ async fn serve_demo_answers_the_readme_query_and_stops_on_sigterm() {
     assert_eq!(
         too_many["errors"][0]["extensions"]["code"], "PAGE_TOO_LARGE",
         "the config file's page size applies"
+    );
+
+    // A runaway scoring script in an admin's dry run, with a request budget
+    // too large to stop it (the config file's): the request is cut off at
+    // the timeout, and the script work stops with it (it used to go on
+    // scoring the year's activities, 100 ms of CPU each).
+    let admin = gql(
+        None,
+        "mutation { login(email: \"admin@demo.example\", password: \"demo-password\") { token } }",
+    )
+    .await["data"]["login"]["token"]
+        .as_str()
+        .expect("admin token")
+        .to_owned();
+    let asked = Instant::now();
+    let runaway = gql(
+        Some(admin.clone()),
+        "{ scoringDryRun(script: \"fn activity_points(a) { loop {} }\", days: 365) { activities } }",
+    )
+    .await;
+    assert_eq!(runaway["errors"][0]["extensions"]["code"], "TIMEOUT", "{runaway}");
+    assert!(asked.elapsed() < Duration::from_secs(5), "cut off at the timeout");
+    let cpu_seconds = |pid: u32| -> f64 {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or_default().split_whitespace().collect();
+        let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+        (ticks(11) + ticks(12)) / 100.0
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let before = cpu_seconds(child.id());
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let burnt = cpu_seconds(child.id()) - before;
+    assert!(
+        burnt < 0.5,
+        "no script work after the request timed out: {burnt:.2} CPU-seconds in 2 s"
+    );
+    // The same, abandoned by its client after 0.5 s, well before the timeout.
+    let abandoned = http
+        .post(&url)
+        .bearer_auth(&admin)
+        .timeout(Duration::from_millis(500))
+        .json(&json!({"query": "{ scoringDryRun(script: \"fn activity_points(a) { loop {} }\", days: 365) { activities } }"}))
+        .send()
+        .await;
+    assert!(abandoned.is_err(), "the client gave up");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let before = cpu_seconds(child.id());
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let burnt = cpu_seconds(child.id()) - before;
+    assert!(
+        burnt < 0.4,
+        "no script work after the client left: {burnt:.2} CPU-seconds in 1.5 s"
     );
 
     let status = Command::new("kill")

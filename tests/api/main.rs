@@ -1,6 +1,10 @@
 //! Integration tests over real HTTP against the real router, on SQLite, or on
 //! PostgreSQL when `TEST_DATABASE_URL` is set.
 
+/// As in the server: a script that builds too much data is stopped (see `alloc_meter`).
+#[global_allocator]
+static ALLOCATOR: alloc_meter::Metered<std::alloc::System> = alloc_meter::Metered(std::alloc::System);
+
 mod common;
 
 mod access;
