@@ -43,6 +43,19 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// Requests running longer than this are cut off, in seconds.
     pub request_timeout_secs: u64,
+    /// A connection must send a request's headers within this many seconds
+    /// of starting to wait for it (so it is also how long an idle
+    /// keep-alive connection stays open).
+    pub header_timeout_secs: u64,
+    /// Open connections at most; more are answered 503 and closed.
+    pub max_connections: usize,
+    /// Open connections from one client address at most (addresses in
+    /// `trusted_proxies` are not limited).
+    pub max_connections_per_client: usize,
+    /// The load balancers in front of the server (CIDR ranges): their
+    /// `X-Forwarded-For` names the client, and their connections are not
+    /// counted per client.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// On SIGTERM, how long requests in flight may take to finish before the
     /// server exits anyway, in seconds.
     pub shutdown_grace_secs: u64,
@@ -132,6 +145,9 @@ pub struct GraphqlConfig {
     pub max_fields: usize,
     /// Maximum length of the query text, in bytes.
     pub max_query_bytes: usize,
+    /// A WebSocket that has not sent `connection_init` within this many
+    /// seconds is closed with 4408.
+    pub ws_init_timeout_secs: u64,
     /// How often an open WebSocket's token is checked again, in seconds: a
     /// member deactivated, signed out or with a revoked key loses their
     /// subscriptions within this time.
@@ -158,6 +174,10 @@ impl Default for Config {
             scripts: Default::default(),
             max_body_bytes: 1024 * 1024 + 64 * 1024,
             request_timeout_secs: 30,
+            header_timeout_secs: 10,
+            max_connections: 16_384,
+            max_connections_per_client: 512,
+            trusted_proxies: Vec::new(),
             shutdown_grace_secs: 20,
             environment: Environment::Development,
             metrics: true,
@@ -186,6 +206,7 @@ impl Default for GraphqlConfig {
             max_aliases: 30,
             max_fields: 500,
             max_query_bytes: 32 * 1024,
+            ws_init_timeout_secs: 10,
             ws_auth_recheck_secs: 60,
             introspection: None,
             suggestions: None,

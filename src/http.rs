@@ -273,6 +273,16 @@ async fn graphql_ws(State(state): State<AppState>, protocol: GraphQLProtocol, up
             });
             let shutdown = state.shutdown.clone();
             let open = shutdown.socket();
+            // graphql-transport-ws: a client that has not sent
+            // `connection_init` in time is closed with 4408.
+            let init_timeout = Duration::from_secs(state.config.graphql.ws_init_timeout_secs.max(1));
+            let initialised = signed_in.clone();
+            let uninitialised = async move {
+                tokio::time::sleep(init_timeout).await;
+                if initialised.get().is_some() {
+                    std::future::pending::<()>().await;
+                }
+            };
             let serve = GraphQLWebSocket::new_with_pair(graphql_sink, stream, schema, protocol)
                 .on_connection_init(move |payload| async move {
                     let data = ws_init(state, payload, signed_in).await;
@@ -289,6 +299,15 @@ async fn graphql_ws(State(state): State<AppState>, protocol: GraphQLProtocol, up
                         let frame = axum::extract::ws::CloseFrame {
                             code: 1001,
                             reason: "the server is restarting; reconnect shortly".into(),
+                        };
+                        let mut sink = sink.lock().await;
+                        let _ = sink.send(Message::Close(Some(frame))).await;
+                        let _ = sink.close().await;
+                    }
+                    () = uninitialised => {
+                        let frame = axum::extract::ws::CloseFrame {
+                            code: 4408,
+                            reason: "Connection initialisation timeout".into(),
                         };
                         let mut sink = sink.lock().await;
                         let _ = sink.send(Message::Close(Some(frame))).await;

@@ -49,7 +49,8 @@ pub async fn serve(config: Config, demo: bool) -> Result<(), String> {
     let stop = shutdown.clone();
     // On SIGTERM: stop accepting, close the WebSockets (1001), let the
     // requests in flight finish, and exit when they have or the grace period is over.
-    let server = axum::serve(listener, crate::app(state)).with_graceful_shutdown(async move {
+    let limits = crate::listener::Limits::of(&state.config);
+    let server = crate::listener::serve(listener, crate::app(state), limits, async move {
         shutdown_signal().await;
         stop.begin();
     });
@@ -58,7 +59,7 @@ pub async fn serve(config: Config, demo: bool) -> Result<(), String> {
         tokio::time::sleep(grace).await;
     };
     tokio::select! {
-        served = server.into_future() => served.map_err(|e| e.to_string())?,
+        () = server => {}
         () = deadline => {
             tracing::warn!(grace_secs = grace.as_secs(), "grace period over; exiting with requests still in flight");
             return Ok(());

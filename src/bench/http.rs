@@ -265,6 +265,9 @@ impl Server {
             .env("SFA_FORECAST_SNAPSHOT_MINUTES", "0")
             .env("SFA_TASK_REMINDER_MINUTES", "0")
             .env("SFA_WEBHOOKS__POLL_MS", "0")
+            // Every load comes from this one address, 10,000 subscribers included.
+            .env("SFA_MAX_CONNECTIONS", "1000000")
+            .env("SFA_MAX_CONNECTIONS_PER_CLIENT", "1000000")
             .env("RUST_LOG", "warn")
             .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .stdout(file)

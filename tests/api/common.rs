@@ -129,9 +129,13 @@ impl TestApp {
         let plugins = state.plugins.clone();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
-        tokio::spawn(async move {
-            axum::serve(listener, sfa::app(state)).await.expect("serve");
-        });
+        let limits = sfa::listener::Limits::of(&state.config);
+        tokio::spawn(sfa::listener::serve(
+            listener,
+            sfa::app(state),
+            limits,
+            std::future::pending(),
+        ));
         Self {
             addr,
             db,
