@@ -333,11 +333,21 @@ async fn a_full_disk_loses_no_acknowledged_write_and_the_server_recovers_by_itse
 #[tokio::test(flavor = "multi_thread")]
 async fn health_does_not_wait_for_a_saturated_pool() {
     use sea_orm::TransactionTrait;
-    let app = TestApp::spawn().await;
+    // A short acquire timeout: the pool is saturated when a checkout fails.
+    // (On PostgreSQL the event bus keeps one of the five for LISTEN.)
+    let app = TestApp::spawn_with_pool(
+        |_| {},
+        |o| {
+            o.acquire_timeout(Duration::from_millis(300));
+        },
+    )
+    .await;
     let mut held = Vec::new();
-    for _ in 0..5 {
-        held.push(app.db.begin().await.expect("hold a connection"));
+    while let Ok(txn) = app.db.begin().await {
+        held.push(txn);
+        assert!(held.len() <= 5, "the pool holds five connections");
     }
+    assert!(held.len() >= 4, "every free connection held: {}", held.len());
     for _ in 0..3 {
         let asked = Instant::now();
         let health = app.http.get(app.url("/healthz")).send().await.expect("healthz");
