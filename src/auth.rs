@@ -28,6 +28,8 @@ pub struct Claims {
     pub cid: Uuid,
     /// The member's `token_version` when the token was issued.
     pub tv: i32,
+    /// The sign-in session (see `login_session`): signing out ends it.
+    pub sid: Uuid,
     /// Expiry, seconds since the Unix epoch.
     pub exp: i64,
 }
@@ -53,23 +55,26 @@ impl TokenKeys {
         Hmac::<Sha256>::new_from_slice(&self.secret).unwrap_or_else(|_| unreachable!())
     }
 
-    /// Issues a token for a member; returns it with its expiry.
-    pub fn issue(&self, member: Uuid, company: Uuid, token_version: i32) -> (String, DateTime<Utc>) {
-        self.issue_until(member, company, token_version, Utc::now() + self.ttl)
+    /// How long a token lasts.
+    pub fn ttl(&self) -> chrono::Duration {
+        self.ttl
     }
 
-    /// Issues a token that expires at `expires`.
+    /// Issues a token of session `session` that expires at `expires`
+    /// (`service::auth::open_session` makes the session first).
     pub fn issue_until(
         &self,
         member: Uuid,
         company: Uuid,
         token_version: i32,
+        session: Uuid,
         expires: DateTime<Utc>,
     ) -> (String, DateTime<Utc>) {
         let claims = Claims {
             sub: member,
             cid: company,
             tv: token_version,
+            sid: session,
             exp: expires.timestamp(),
         };
         let body = format!(
@@ -161,9 +166,10 @@ mod tests {
     fn token_round_trip_and_tamper() {
         let keys = TokenKeys::new(b"0123456789abcdef0123456789abcdef", 1);
         let (m, c) = (Uuid::now_v7(), Uuid::now_v7());
-        let (token, _) = keys.issue(m, c, 3);
+        let sid = Uuid::now_v7();
+        let (token, _) = keys.issue_until(m, c, 3, sid, Utc::now() + chrono::Duration::hours(1));
         let claims = keys.verify(&token).expect("valid token");
-        assert_eq!((claims.sub, claims.cid, claims.tv), (m, c, 3));
+        assert_eq!((claims.sub, claims.cid, claims.tv, claims.sid), (m, c, 3, sid));
         let mut forged = token.clone();
         forged.insert(8, 'x');
         assert!(keys.verify(&forged).is_err());

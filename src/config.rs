@@ -85,9 +85,16 @@ pub struct AuthConfig {
     pub secret: Option<String>,
     /// Lifetime of a login token, in hours.
     pub token_ttl_hours: i64,
-    /// Failed logins allowed per e-mail within `login_window_minutes`.
+    /// Failed logins per e-mail and client address within
+    /// `login_window_minutes` before each further try must wait.
     pub max_failed_logins: u32,
-    /// Window of the failed-login count, in minutes.
+    /// The first wait after those, in seconds; doubled after each further
+    /// failure, up to the window.
+    pub login_backoff_secs: i64,
+    /// Failed logins from one client address, whatever the e-mails, within
+    /// the window; then that address is refused until the window has passed.
+    pub max_failed_logins_per_client: u32,
+    /// Window of the failed-login counts, in minutes.
     pub login_window_minutes: i64,
 }
 
@@ -191,6 +198,8 @@ impl Default for AuthConfig {
             secret: None,
             token_ttl_hours: 24 * 7,
             max_failed_logins: 5,
+            login_backoff_secs: 30,
+            max_failed_logins_per_client: 30,
             login_window_minutes: 15,
         }
     }

@@ -121,15 +121,48 @@ async fn metrics(State(state): State<AppState>) -> Response {
         .into_response()
 }
 
+/// The client of a request: the socket's address, or for a request from a
+/// trusted proxy the last address of `X-Forwarded-For` that is not one.
+pub fn client_of(
+    config: &crate::config::Config,
+    extensions: &axum::http::Extensions,
+    headers: &HeaderMap,
+) -> service::auth::Client {
+    let trusted = |ip: &std::net::IpAddr| config.trusted_proxies.iter().any(|net| net.contains(ip));
+    let mut addr = crate::listener::peer(extensions).map(|p| p.ip());
+    if addr.as_ref().is_some_and(trusted) {
+        let forwarded: Vec<std::net::IpAddr> = headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .filter_map(|a| a.trim().parse().ok())
+            .collect();
+        if let Some(client) = forwarded.iter().rev().find(|ip| !trusted(ip)).or(forwarded.first()) {
+            addr = Some(*client);
+        }
+    }
+    let user_agent = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .chars()
+        .take(256)
+        .collect();
+    service::auth::Client { addr, user_agent }
+}
+
 async fn graphql(
     State(state): State<AppState>,
     headers: HeaderMap,
+    extensions: axum::http::Extensions,
     req: Result<GraphQLRequest, GraphQLRejection>,
 ) -> Response {
     let mut request = match req {
         Ok(req) => req.into_inner(),
         Err(rejection) => return rejected(rejection.0),
     };
+    request = request.data(client_of(&state.config, &extensions, &headers));
     if state.breaker.is_open() {
         return error_response(AppError::Db(sea_orm::DbErr::Conn(sea_orm::RuntimeErr::Internal(
             "the circuit breaker is open".into(),

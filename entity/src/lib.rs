@@ -27,6 +27,7 @@ pub mod deal_stage_history;
 pub mod follow;
 pub mod forecast_snapshot;
 pub mod login_failure;
+pub mod login_session;
 pub mod member;
 pub mod notification;
 pub mod notification_mute;

@@ -13,6 +13,8 @@ pub struct Model {
     pub email: String,
     /// When.
     pub failed_at: DateTimeUtc,
+    /// The client's address (empty when unknown).
+    pub client: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

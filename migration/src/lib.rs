@@ -17,6 +17,7 @@ mod m20261124_000010_create_notification;
 mod m20261124_000011_create_webhook;
 mod m20261124_000012_add_import_codes;
 mod m20261124_000013_create_question;
+mod m20261202_000014_sessions_and_company_emails;
 
 /// Every migration of the server, oldest first.
 pub struct Migrator;
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000011_create_webhook::Migration),
             Box::new(m20261124_000012_add_import_codes::Migration),
             Box::new(m20261124_000013_create_question::Migration),
+            Box::new(m20261202_000014_sessions_and_company_emails::Migration),
         ]
     }
 }

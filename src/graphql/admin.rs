@@ -308,15 +308,24 @@ impl AdminMutation {
         new_password: String,
     ) -> async_graphql::Result<AuthPayload> {
         let actor = writer(ctx)?;
+        let client = super::context::client(ctx);
+        let db = super::context::db(ctx)?;
+        members::check_own_password(
+            db,
+            actor,
+            &super::context::config(ctx)?.auth,
+            &client,
+            &current_password,
+        )
+        .await?;
         let member = in_txn!(ctx, |txn| members::change_own_password(
             &txn,
             actor,
             &current_password,
             &new_password
         ));
-        let (token, expires_at) = ctx
-            .data::<TokenKeys>()?
-            .issue(member.id, member.company_id, member.token_version);
+        let (token, expires_at) =
+            crate::service::auth::open_session(db, ctx.data::<TokenKeys>()?, &member, &client).await?;
         Ok(AuthPayload {
             token,
             expires_at,

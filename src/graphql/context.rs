@@ -22,6 +22,13 @@ pub fn writer<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Actor> {
     Ok(actor)
 }
 
+/// Who is asking, as the listener saw them (address, `User-Agent`).
+pub fn client(ctx: &Context<'_>) -> crate::service::auth::Client {
+    ctx.data_opt::<crate::service::auth::Client>()
+        .cloned()
+        .unwrap_or_default()
+}
+
 /// The database pool.
 pub fn db<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a DatabaseConnection> {
     ctx.data::<DatabaseConnection>()

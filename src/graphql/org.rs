@@ -169,6 +169,40 @@ pub struct AuthPayload {
     pub member: Member,
 }
 
+/// One of your signed-in sessions.
+pub struct Session {
+    row: entity::login_session::Model,
+    current: bool,
+}
+
+#[Object]
+impl Session {
+    /// Id (for `revokeSession`).
+    async fn id(&self) -> ID {
+        ID(self.row.id.to_string())
+    }
+    /// When you signed in.
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.row.created_at
+    }
+    /// When its token stops working.
+    async fn expires_at(&self) -> DateTime<Utc> {
+        self.row.expires_at
+    }
+    /// The address you signed in from.
+    async fn client(&self) -> &str {
+        &self.row.client
+    }
+    /// The browser or app (its `User-Agent`).
+    async fn user_agent(&self) -> &str {
+        &self.row.user_agent
+    }
+    /// The session of this request's token.
+    async fn current(&self) -> bool {
+        self.current
+    }
+}
+
 /// Filter of the member list.
 #[derive(InputObject, Default)]
 pub struct MemberFilter {
@@ -268,6 +302,19 @@ impl OrgQuery {
     async fn me(&self, ctx: &Context<'_>) -> async_graphql::Result<Member> {
         let actor = actor(ctx)?;
         Ok(Member(service::find_member(db(ctx)?, actor, actor.member_id).await?))
+    }
+
+    /// Your signed-in sessions that still work, newest first (empty for an API key).
+    async fn my_sessions(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Session>> {
+        let actor = actor(ctx)?;
+        let rows = service::auth::sessions(db(ctx)?, actor).await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| Session {
+                current: actor.session_id == Some(row.id),
+                row,
+            })
+            .collect())
     }
 
     /// The caller's company.
@@ -375,15 +422,58 @@ pub struct OrgMutation;
 
 #[Object]
 impl OrgMutation {
-    /// Signs in with e-mail and password; returns a bearer token.
-    async fn login(&self, ctx: &Context<'_>, email: String, password: String) -> async_graphql::Result<AuthPayload> {
+    /// Signs in with e-mail and password; returns a bearer token. An e-mail
+    /// may belong to members of several companies: the password decides, and
+    /// when it opens several, `company` (the slug) names the one meant
+    /// (else COMPANY_REQUIRED). Failed tries are limited per e-mail and
+    /// client address (then each try waits, doubling) and per client
+    /// address (TOO_MANY_ATTEMPTS).
+    async fn login(
+        &self,
+        ctx: &Context<'_>,
+        email: String,
+        password: String,
+        #[graphql(desc = "The company's slug, when the e-mail is a member of several.")] company: Option<String>,
+    ) -> async_graphql::Result<AuthPayload> {
         let limits = &config(ctx)?.auth;
-        let login = service::auth::login(db(ctx)?, ctx.data::<TokenKeys>()?, limits, &email, &password).await?;
+        let client = super::context::client(ctx);
+        let login = service::auth::login(
+            db(ctx)?,
+            ctx.data::<TokenKeys>()?,
+            limits,
+            &client,
+            &email,
+            &password,
+            company.as_deref(),
+        )
+        .await?;
         Ok(AuthPayload {
             token: login.token,
             expires_at: login.expires_at,
             member: Member(login.member),
         })
+    }
+
+    /// Signs this token out: it stops working at once (and its open
+    /// subscriptions end within `ws_auth_recheck_secs`).
+    async fn logout(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
+        let actor = super::context::actor(ctx)?;
+        service::auth::logout(db(ctx)?, actor, false).await?;
+        Ok(true)
+    }
+
+    /// Signs out every session of yours, this one included; returns how many there were.
+    async fn logout_everywhere(&self, ctx: &Context<'_>) -> async_graphql::Result<i32> {
+        let actor = super::context::actor(ctx)?;
+        Ok(service::auth::logout(db(ctx)?, actor, true).await? as i32)
+    }
+
+    /// Signs out one of your other sessions (see `mySessions`).
+    async fn revoke_session(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<bool> {
+        let actor = super::context::actor(ctx)?;
+        let id = parse_id(&id, "Session")?;
+        service::auth::revoke_session(db(ctx)?, actor, id).await?;
+        Ok(true)
     }
 
     /// Creates a team (admins only).

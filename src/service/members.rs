@@ -81,12 +81,17 @@ pub async fn create(
     actor.require_admin("create members")?;
     let email = email(&f.email)?;
     check_team(db, actor, f.team_id).await?;
+    // Unique within the company only: whether another company has a member
+    // with this address must not change the answer.
     let taken = member::Entity::find()
+        .filter(member::Column::CompanyId.eq(actor.company_id))
         .filter(member::Column::Email.eq(email.clone()))
         .one(db)
         .await?;
     if taken.is_some() {
-        return Err(AppError::Conflict(format!("{email} is already taken")));
+        return Err(AppError::Conflict(format!(
+            "{email} is already a member of your company"
+        )));
     }
     let (password, generated) = match f.password {
         Some(p) => {
@@ -190,6 +195,32 @@ pub async fn reset_password(
     am.token_version = Set(before.token_version + 1);
     am.updated_at = Set(now());
     Ok((update_audited(db, actor, &before, am).await?, generated))
+}
+
+/// Checks the caller's current password before a change, counting a wrong
+/// one as a failed login (same limits, per e-mail and client): outside the
+/// change's transaction, so that the count survives the refusal.
+pub async fn check_own_password(
+    db: &impl ConnectionTrait,
+    actor: &Actor,
+    limits: &crate::config::AuthConfig,
+    client: &super::auth::Client,
+    current: &str,
+) -> AppResult<()> {
+    if actor.api_key.is_some() {
+        return Err(AppError::Forbidden("an API key has no password".into()));
+    }
+    let me = find_member(db, actor, actor.member_id).await?;
+    super::auth::throttle(db, limits, &me.email, client).await?;
+    let (current, hash_now) = (current.to_owned(), me.password_hash.clone());
+    let ok = tokio::task::spawn_blocking(move || verify_password(&current, &hash_now))
+        .await
+        .map_err(|e| AppError::Internal(format!("password check failed: {e}")))?;
+    if !ok {
+        super::auth::record_failure(db, limits, &me.email, client).await?;
+        return Err(AppError::Forbidden("the current password is wrong".into()));
+    }
+    Ok(())
 }
 
 /// Changes the caller's own password (the current one is required); other sessions end.

@@ -69,6 +69,9 @@ pub struct Actor {
     /// What this request's script calls may still use (see
     /// [`crate::plugins::ScriptBudget`]); unbounded outside requests.
     pub scripts: std::sync::Arc<crate::plugins::ScriptBudget>,
+    /// The sign-in session of the request's token (`None` for API keys and
+    /// background work).
+    pub session_id: Option<Uuid>,
 }
 
 /// The current time, at the microsecond precision both databases store.

@@ -239,6 +239,7 @@ async fn reader(
         time_zone,
         outbox: Outbox::default(),
         scripts: crate::plugins::ScriptBudget::unbounded(),
+        session_id: None,
     })
 }
 

@@ -93,7 +93,13 @@ async fn org(app: &TestApp) -> Org {
     }
     let secret = sfa::auth::load_or_create_secret(&app.db, None).await.expect("secret");
     let keys = sfa::auth::TokenKeys::new(&secret, 1);
-    let (expired, _) = keys.issue_until(r1, t.company_id, 0, Utc::now() - chrono::Duration::minutes(1));
+    let (expired, _) = keys.issue_until(
+        r1,
+        t.company_id,
+        0,
+        uuid::Uuid::now_v7(),
+        Utc::now() - chrono::Duration::minutes(1),
+    );
     tokens.insert("EXPIRED", expired);
     let ids = HashMap::from([
         ("r1", r1),
@@ -264,6 +270,7 @@ async fn prepare(app: &TestApp, o: &Org) -> Value {
 /// (field, document, expected outcome for R1 R2 M1 M2 A RO RW).
 const QUERIES: &[(&str, &str, &str)] = &[
     ("me", "{ me { id } }", "ok ok ok ok ok ok ok"),
+    ("mySessions", "{ mySessions { id } }", "ok ok ok ok ok ok ok"),
     ("process", "{ process { stages { key } } }", "ok ok ok ok ok ok ok"),
     ("rescoreJob", "{ rescoreJob { status } }", "F F F F ok ok ok"),
     // Scripts run on the company's data: admins with write rights only.
@@ -876,6 +883,12 @@ const MUTATIONS: &[(&str, &str, &str)] = &[
 const EXEMPT: &[(&str, &str)] = &[
     ("login", "anonymous by design; covered by auth tests"),
     ("changePassword", "ends the caller's sessions; covered by admin tests"),
+    ("logout", "ends the caller's session; covered by admin tests"),
+    ("logoutEverywhere", "ends the caller's sessions; covered by admin tests"),
+    (
+        "revokeSession",
+        "the caller's own sessions only; covered by admin tests",
+    ),
 ];
 
 fn outcome(body: &Value, field: &str, expect_id: Option<&Value>) -> String {
