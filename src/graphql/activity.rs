@@ -753,7 +753,7 @@ pub async fn activity_select(
         q = q.filter(search(
             &[Expr::col(activity::Column::Subject), Expr::col(activity::Column::Notes)],
             text,
-        ));
+        )?);
     }
     Ok(q)
 }

@@ -489,7 +489,7 @@ impl CustomerQuery {
                 contact::Column::Department,
                 contact::Column::Email,
             ];
-            q = q.filter(self::search_cols(&cols, text));
+            q = q.filter(self::search_cols(&cols, text)?);
         }
         let sort = Sort::new(contact::Column::Name, SortKind::Text, false);
         let page = fetch_page(db(ctx)?, q, &sort, &req, wants_total(ctx)).await?;
@@ -497,7 +497,7 @@ impl CustomerQuery {
     }
 }
 
-fn search_cols<C: ColumnTrait>(cols: &[C], text: &str) -> Condition {
+fn search_cols<C: ColumnTrait>(cols: &[C], text: &str) -> crate::error::AppResult<Condition> {
     search(&cols.iter().map(|c| Expr::col(*c)).collect::<Vec<_>>(), text)
 }
 
@@ -814,7 +814,7 @@ pub async fn customer_select(
             customer::Column::NameKana,
             customer::Column::ExternalCode,
         ];
-        q = q.filter(search(&cols.map(Expr::col), text));
+        q = q.filter(search(&cols.map(Expr::col), text)?);
     }
     if let Some(t) = f.last_contact_before {
         q = q.filter(

@@ -882,7 +882,7 @@ pub async fn deal_select(
         );
     }
     if let Some(text) = &f.search {
-        q = q.filter(search(&[Expr::col(deal::Column::Name)], text));
+        q = q.filter(search(&[Expr::col(deal::Column::Name)], text)?);
     }
     Ok(q)
 }

@@ -1,6 +1,7 @@
 //! Limits async-graphql does not have: query size, aliases and selected
-//! fields per document (alias bombs, huge documents), checked right after
-//! parsing; and stable codes for the limits it does have.
+//! fields per document (alias bombs, huge documents), and the characters
+//! and length of every string in a request, checked right after parsing;
+//! and stable codes for the limits it does have.
 
 use std::sync::Arc;
 
@@ -9,6 +10,7 @@ use async_graphql::{
     extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery},
     parser::types::{ExecutableDocument, Selection, SelectionSet},
 };
+use async_graphql_value::{ConstValue, Value};
 
 use crate::config::GraphqlConfig;
 
@@ -100,6 +102,7 @@ impl Extension for DocumentLimits {
                 ),
             ));
         }
+        check_strings(&doc, variables)?;
         if counts.fields > self.max_fields {
             return Err(limited(
                 "TOO_MANY_FIELDS",
@@ -110,6 +113,103 @@ impl Extension for DocumentLimits {
             ));
         }
         Ok(doc)
+    }
+}
+
+/// The longest string a request may hold anywhere, in characters, except
+/// in [`BULK_TEXT`] arguments (those are bounded by the body limit).
+/// Fields check their own, smaller limits when they store a value.
+pub const MAX_STRING_CHARS: usize = crate::service::validate::LONG_TEXT;
+
+/// Arguments (field, argument) whose text is a whole file.
+const BULK_TEXT: &[(&str, &str)] = &[("importData", "text")];
+
+/// Every string of a request, in the document or its variables (JSON
+/// scalars and object keys included), is free of NUL characters and at
+/// most [`MAX_STRING_CHARS`] long: PostgreSQL refuses NUL in text and
+/// jsonb while SQLite stores it, and a string of megabytes reaches no
+/// field that needs one. Checked once here, so both databases answer the
+/// same BAD_USER_INPUT before any statement runs.
+fn check_strings(doc: &ExecutableDocument, variables: &Variables) -> ServerResult<()> {
+    let mut bulk_variables = Vec::new();
+    let mut sets: Vec<&SelectionSet> = doc
+        .operations
+        .iter()
+        .map(|(_, op)| &op.node.selection_set.node)
+        .collect();
+    sets.extend(doc.fragments.values().map(|f| &f.node.selection_set.node));
+    while let Some(set) = sets.pop() {
+        for item in &set.items {
+            match &item.node {
+                Selection::Field(f) => {
+                    let field = f.node.name.node.as_str();
+                    for (name, value) in &f.node.arguments {
+                        let bulk = BULK_TEXT.contains(&(field, name.node.as_str()));
+                        match &value.node {
+                            Value::Variable(v) if bulk => bulk_variables.push(v.as_str()),
+                            _ if bulk => {}
+                            v => literal(v, &format!("{field}({})", name.node)).map_err(bad_string)?,
+                        }
+                    }
+                    sets.push(&f.node.selection_set.node);
+                }
+                Selection::InlineFragment(f) => sets.push(&f.node.selection_set.node),
+                Selection::FragmentSpread(_) => {}
+            }
+        }
+    }
+    for (_, op) in doc.operations.iter() {
+        for var in &op.node.variable_definitions {
+            if let Some(default) = &var.node.default_value {
+                constant(&default.node, &format!("${}", var.node.name.node)).map_err(bad_string)?;
+            }
+        }
+    }
+    for (name, value) in variables.iter() {
+        if !bulk_variables.contains(&name.as_str()) {
+            constant(value, &format!("${name}")).map_err(bad_string)?;
+        }
+    }
+    Ok(())
+}
+
+fn bad_string(message: String) -> ServerError {
+    limited("BAD_USER_INPUT", message)
+}
+
+fn text(s: &str, at: &str) -> Result<(), String> {
+    if s.contains('\0') {
+        return Err(format!("`{at}` must not contain NUL characters"));
+    }
+    if s.len() > MAX_STRING_CHARS && s.chars().count() > MAX_STRING_CHARS {
+        return Err(format!("`{at}` is longer than {MAX_STRING_CHARS} characters"));
+    }
+    Ok(())
+}
+
+fn literal(value: &Value, at: &str) -> Result<(), String> {
+    match value {
+        Value::String(s) => text(s, at),
+        Value::List(items) => items.iter().try_for_each(|v| literal(v, at)),
+        Value::Object(fields) => fields.iter().try_for_each(|(k, v)| {
+            let at = format!("{at}.{k}");
+            text(k, &at)?;
+            literal(v, &at)
+        }),
+        _ => Ok(()),
+    }
+}
+
+fn constant(value: &ConstValue, at: &str) -> Result<(), String> {
+    match value {
+        ConstValue::String(s) => text(s, at),
+        ConstValue::List(items) => items.iter().try_for_each(|v| constant(v, at)),
+        ConstValue::Object(fields) => fields.iter().try_for_each(|(k, v)| {
+            let at = format!("{at}.{k}");
+            text(k, &at)?;
+            constant(v, &at)
+        }),
+        _ => Ok(()),
     }
 }
 

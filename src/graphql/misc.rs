@@ -271,7 +271,7 @@ impl MiscQuery {
             q = q.filter(self::search(
                 &[Expr::col(product::Column::Name), Expr::col(product::Column::Code)],
                 text,
-            ));
+            )?);
         }
         let sort = Sort::new(product::Column::Name, SortKind::Text, false);
         let page = fetch_page(db(ctx)?, q, &sort, &req, wants_total(ctx)).await?;

@@ -271,9 +271,19 @@ pub async fn in_team(
     Ok(Condition::all().add(col.in_subquery(members)))
 }
 
-/// Case-insensitive "contains" on any of `cols`; `%`, `_` and `\` are literal.
-pub fn search(cols: &[sea_orm::sea_query::Expr], text: &str) -> Condition {
+/// The longest `search` text, in characters: longer is not a search a
+/// person types (and SQLite refuses LIKE patterns over 50,000 bytes).
+pub const MAX_SEARCH_CHARS: usize = 200;
+
+/// Case-insensitive "contains" on any of `cols`; `%`, `_` and `\` are
+/// literal. A text over [`MAX_SEARCH_CHARS`] is BAD_USER_INPUT.
+pub fn search(cols: &[sea_orm::sea_query::Expr], text: &str) -> crate::error::AppResult<Condition> {
     use sea_orm::sea_query::{ExprTrait, Func, LikeExpr};
+    if text.chars().count() > MAX_SEARCH_CHARS {
+        return Err(AppError::bad(format!(
+            "`search` is longer than {MAX_SEARCH_CHARS} characters"
+        )));
+    }
     let escaped: String = text
         .trim()
         .to_lowercase()
@@ -287,9 +297,9 @@ pub fn search(cols: &[sea_orm::sea_query::Expr], text: &str) -> Condition {
         })
         .collect();
     let pattern = format!("%{escaped}%");
-    cols.iter().fold(Condition::any(), |cond, col| {
+    Ok(cols.iter().fold(Condition::any(), |cond, col| {
         cond.add(sea_orm::sea_query::Expr::expr(Func::lower(col.clone())).like(LikeExpr::new(&pattern).escape('\\')))
-    })
+    }))
 }
 
 /// Queries about the company and its people.
@@ -386,7 +396,7 @@ impl OrgQuery {
             select = select.filter(search(
                 &[Expr::col(member::Column::Name), Expr::col(member::Column::Email)],
                 text,
-            ));
+            )?);
         }
         let sort = Sort::new(member::Column::Name, SortKind::Text, false);
         let page = fetch_page(db, select, &sort, &req, wants_total(ctx)).await?;

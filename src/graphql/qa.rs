@@ -12,7 +12,6 @@ use super::{
     org::{Member, search},
 };
 use crate::{
-    error::AppError,
     in_txn,
     pagination::{Sort, SortKind, fetch_page},
     service::{access, qa},
@@ -161,13 +160,10 @@ impl QaQuery {
             q = q.filter(question::Column::Stage.eq(stage));
         }
         if let Some(text) = search.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
-            if text.chars().count() > 200 {
-                return Err(AppError::bad("search: at most 200 characters").into());
-            }
             q = q.filter(self::search(
                 &[Expr::col(question::Column::Title), Expr::col(question::Column::Body)],
                 text,
-            ));
+            )?);
         }
         if open.unwrap_or(false) {
             q = q.filter(question::Column::AcceptedAnswerId.is_null());

@@ -410,7 +410,7 @@ pub async fn task_select(
         q = q.filter(task::Column::DealId.eq(d));
     }
     if let Some(text) = &f.search {
-        q = q.filter(search(&[Expr::col(task::Column::Title)], text));
+        q = q.filter(search(&[Expr::col(task::Column::Title)], text)?);
     }
     Ok(q)
 }

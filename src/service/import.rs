@@ -201,6 +201,11 @@ fn read(bytes: &[u8], format: ImportFormat) -> Result<(Vec<String>, Vec<Row>), S
             e.valid_up_to() + 1
         )
     })?;
+    // PostgreSQL cannot store NUL in text; SQLite could, so refuse it on both.
+    if let Some(at) = text.find('\0') {
+        let line = text[..at].matches('\n').count() + 1;
+        return Err(format!("the file holds a NUL character (line {line}); remove it"));
+    }
     match format {
         ImportFormat::Csv => read_csv(text),
         ImportFormat::Json => read_json(text),

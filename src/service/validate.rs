@@ -30,6 +30,9 @@ pub fn body(field: &str, value: &str, max: usize) -> AppResult<String> {
 }
 
 fn limit(field: &str, value: &str, max: usize) -> AppResult<()> {
+    if value.contains('\0') {
+        return Err(AppError::bad(format!("`{field}` must not contain NUL characters")));
+    }
     if value.chars().count() > max {
         return Err(AppError::bad(format!("`{field}` is longer than {max} characters")));
     }
@@ -71,6 +74,7 @@ mod tests {
         assert_eq!(text("name", "  ACME ", 10).unwrap(), "ACME");
         assert!(text("name", "   ", 10).is_err());
         assert!(text("name", "abcdefghijk", 10).is_err());
+        assert!(body("notes", "a\0b", 10).is_err());
         assert_eq!(opt_text("x", Some(" ".into()), 3).unwrap(), None);
         assert!(key("stage", "proposal_2").is_ok());
         assert!(key("stage", "Proposal").is_err());

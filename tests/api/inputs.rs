@@ -88,3 +88,92 @@ async fn errors_never_leak_sql() {
         );
     }
 }
+
+/// A NUL character anywhere (literal, variable, JSON value or key, filter)
+/// and a search longer than a person types are BAD_USER_INPUT before any
+/// statement runs, the same on SQLite (which would store NUL) and
+/// PostgreSQL (which refuses it as an internal error).
+#[tokio::test(flavor = "multi_thread")]
+async fn nul_characters_and_oversized_strings_are_bad_input_on_both_databases() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant("acme").await;
+    customer(&app, &t.rep, "ACME").await;
+    let customers = app.rows("customer").await;
+    let bad = |q: &'static str, v: serde_json::Value| {
+        let (app, rep) = (&app, &t.rep);
+        async move {
+            let body = app.gql(Some(&rep.token), q, v).await;
+            assert_eq!(crate::common::error_code(&body), "BAD_USER_INPUT", "{q}: {body}");
+            let message = body["errors"][0]["message"].as_str().unwrap_or_default().to_owned();
+            assert!(!message.contains("SQL") && !message.contains("0x00"), "{message}");
+            message
+        }
+    };
+    let create = "mutation($n: String!) { createCustomer(input: {name: $n}) { id } }";
+    let message = bad(create, json!({"n": "AC\u{0}ME"})).await;
+    assert!(
+        message.contains("NUL") && message.contains("$n"),
+        "names the variable: {message}"
+    );
+    bad(
+        "mutation { createCustomer(input: {name: \"AC\\u0000ME\"}) { id } }",
+        json!({}),
+    )
+    .await;
+    bad(
+        "mutation($f: JSON) { createCustomer(input: {name: \"ok\", customFields: $f}) { id } }",
+        json!({"f": {"note": "a\u{0}b"}}),
+    )
+    .await;
+    bad(
+        "mutation($f: JSON) { createCustomer(input: {name: \"ok\", customFields: $f}) { id } }",
+        json!({"f": {"k\u{0}": 1}}),
+    )
+    .await;
+    bad(
+        "query($s: String) { customers(filter: {search: $s}) { totalCount } }",
+        json!({"s": "\u{0}"}),
+    )
+    .await;
+    bad(
+        "query($s: String = \"\\u0000\") { deals(filter: {search: $s}) { totalCount } }",
+        json!({}),
+    )
+    .await;
+    // A string of megabytes reaches no field, wherever it is.
+    let huge = "x".repeat(200_000);
+    let message = bad(
+        "query($s: String) { customers(filter: {search: $s}) { totalCount } }",
+        json!({"s": huge}),
+    )
+    .await;
+    assert!(message.contains("100000"), "{message}");
+    assert_eq!(app.rows("customer").await, customers, "nothing written");
+
+    // 50,000 characters of search on every list that searches (SQLite's LIKE
+    // refuses patterns over 50,000 bytes): a clear limit, not INTERNAL.
+    let long = "%".repeat(50_000);
+    for q in [
+        "query($s: String) { customers(filter: {search: $s}) { totalCount } }",
+        "query($s: String) { contacts(search: $s) { totalCount } }",
+        "query($s: String) { deals(filter: {search: $s}) { totalCount } }",
+        "query($s: String) { activities(filter: {search: $s}) { totalCount } }",
+        "query($s: String) { tasks(filter: {search: $s}) { totalCount } }",
+        "query($s: String) { products(search: $s) { totalCount } }",
+        "query($s: String) { members(filter: {search: $s}) { totalCount } }",
+        "query($s: String) { questions(search: $s) { totalCount } }",
+    ] {
+        let message = bad(q, json!({"s": long})).await;
+        assert!(message.contains("200 characters"), "{q}: {message}");
+        let fine = app.ok(&t.rep, q, json!({"s": "x".repeat(200)})).await;
+        assert!(fine.to_string().contains("totalCount"), "{q}: {fine}");
+    }
+
+    // A file is checked as a whole, uploaded or sent as text.
+    let import = "mutation($t: String) { importData(kind: CUSTOMERS, text: $t) { created errors { line message } } }";
+    let body = app
+        .gql(Some(&t.admin.token), import, json!({"t": "code,name\nC1,AC\u{0}ME\n"}))
+        .await;
+    assert!(body.to_string().contains("NUL"), "the import names the NUL: {body}");
+    assert_eq!(app.rows("customer").await, customers, "nothing imported");
+}
