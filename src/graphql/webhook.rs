@@ -210,7 +210,8 @@ impl WebhookMutation {
     async fn create_webhook(&self, ctx: &Context<'_>, input: WebhookInput) -> async_graphql::Result<WebhookWithSecret> {
         let actor = writer(ctx)?;
         let settings = input.into();
-        let (w, secret) = in_txn!(ctx, |txn| hooks::create(&txn, actor, &settings));
+        let cfg = &config(ctx)?.webhooks;
+        let (w, secret) = in_txn!(ctx, |txn| hooks::create(&txn, actor, &settings, cfg));
         Ok(WebhookWithSecret {
             webhook: Webhook(w),
             secret,
@@ -222,7 +223,10 @@ impl WebhookMutation {
         let actor = writer(ctx)?;
         let id = parse_id(&id, "Webhook")?;
         let settings = input.into();
-        Ok(Webhook(in_txn!(ctx, |txn| hooks::update(&txn, actor, id, &settings))))
+        let cfg = &config(ctx)?.webhooks;
+        Ok(Webhook(in_txn!(ctx, |txn| hooks::update(
+            &txn, actor, id, &settings, cfg
+        ))))
     }
 
     /// Replaces a webhook's signing secret; the old one stops at once (admins).

@@ -29,6 +29,7 @@ pub mod sql;
 pub mod task;
 pub mod validate;
 pub mod webhook;
+pub mod webhook_target;
 
 use chrono::{DateTime, SubsecRound, Utc};
 use entity::{enums::Role, member};

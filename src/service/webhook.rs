@@ -15,11 +15,7 @@
 //! with `X-Sfa-Timestamp` in Unix seconds, and carries `X-Sfa-Event-Id` so a
 //! receiver can drop a repeat (an endpoint that answered too late is retried).
 
-use std::{
-    net::{IpAddr, SocketAddr},
-    sync::Arc,
-    time::Duration as StdDuration,
-};
+use std::{net::SocketAddr, sync::Arc, time::Duration as StdDuration};
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD as B64};
 use chrono::{Duration, Utc};
@@ -38,7 +34,7 @@ use serde_json::{Value, json};
 use sha2::Sha256;
 use uuid::Uuid;
 
-use super::{Actor, audit, insert_audited, new_id, notify::Origin, now, update_audited, validate};
+use super::{Actor, audit, insert_audited, new_id, notify::Origin, now, update_audited, validate, webhook_target};
 use crate::{
     config::WebhookConfig,
     error::{AppError, AppResult},
@@ -76,8 +72,10 @@ fn new_secret() -> String {
     format!("whsec_{}", B64.encode(bytes))
 }
 
-/// Checks a webhook URL: absolute http(s) with a host, no credentials.
-pub fn check_url(raw: &str) -> AppResult<String> {
+/// Checks a webhook URL: absolute http(s) with a host, no credentials, and
+/// (unless `allow_private`) a public target; returns it normalised, so
+/// every spelling of an address is stored as the one it means.
+pub fn check_url(raw: &str, allow_private: bool) -> AppResult<String> {
     let raw = raw.trim();
     if raw.len() > 2000 {
         return Err(AppError::bad("url: at most 2000 characters"));
@@ -94,12 +92,15 @@ pub fn check_url(raw: &str) -> AppResult<String> {
             "url: must not carry a user name or password; the signature authenticates the server",
         ));
     }
+    if !allow_private && let Some(why) = webhook_target::refusal(&url) {
+        return Err(AppError::bad(format!("url: {why}")));
+    }
     Ok(url.to_string())
 }
 
-fn check_settings(s: &Settings) -> AppResult<(String, String, Value)> {
+fn check_settings(s: &Settings, cfg: &WebhookConfig) -> AppResult<(String, String, Value)> {
     let name = validate::text("name", &s.name, 100)?;
-    let url = check_url(&s.url)?;
+    let url = check_url(&s.url, cfg.allow_private_targets)?;
     if s.events.is_empty() {
         return Err(AppError::bad("events: choose at least one event kind"));
     }
@@ -128,9 +129,14 @@ pub fn events_of(w: &webhook::Model) -> Vec<NotificationKind> {
 }
 
 /// Creates a webhook; returns it and its signing secret, shown only now.
-pub async fn create(db: &impl ConnectionTrait, actor: &Actor, s: &Settings) -> AppResult<(webhook::Model, String)> {
+pub async fn create(
+    db: &impl ConnectionTrait,
+    actor: &Actor,
+    s: &Settings,
+    cfg: &WebhookConfig,
+) -> AppResult<(webhook::Model, String)> {
     actor.require_admin("manage webhooks")?;
-    let (name, url, events) = check_settings(s)?;
+    let (name, url, events) = check_settings(s, cfg)?;
     let existing = webhook::Entity::find()
         .filter(webhook::Column::CompanyId.eq(actor.company_id))
         .filter(webhook::Column::DeletedAt.is_null())
@@ -163,9 +169,15 @@ pub async fn find(db: &impl ConnectionTrait, actor: &Actor, id: Uuid) -> AppResu
 }
 
 /// Changes a webhook's settings.
-pub async fn update(db: &impl ConnectionTrait, actor: &Actor, id: Uuid, s: &Settings) -> AppResult<webhook::Model> {
+pub async fn update(
+    db: &impl ConnectionTrait,
+    actor: &Actor,
+    id: Uuid,
+    s: &Settings,
+    cfg: &WebhookConfig,
+) -> AppResult<webhook::Model> {
     let before = find(db, actor, id).await?;
-    let (name, url, events) = check_settings(s)?;
+    let (name, url, events) = check_settings(s, cfg)?;
     let mut am = before.clone().into_active_model();
     am.name = Set(name);
     am.url = Set(url);
@@ -349,35 +361,6 @@ pub fn backoff(cfg: &WebhookConfig, attempts: i32) -> StdDuration {
     StdDuration::from_millis(ms + jitter)
 }
 
-/// Loopback, private, link-local, shared, unspecified or multicast: the
-/// server's own network, which a company's webhook must not reach.
-pub fn is_private(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => {
-            let o = v4.octets();
-            v4.is_loopback()
-                || v4.is_private()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_broadcast()
-                || v4.is_multicast()
-                || o[0] == 0
-                || (o[0] == 100 && (o[1] & 0xc0) == 64)
-        }
-        IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return is_private(IpAddr::V4(v4));
-            }
-            let s = v6.segments();
-            v6.is_loopback()
-                || v6.is_unspecified()
-                || v6.is_multicast()
-                || (s[0] & 0xfe00) == 0xfc00
-                || (s[0] & 0xffc0) == 0xfe80
-        }
-    }
-}
-
 /// Resolves names for the webhook client, refusing private addresses, so a
 /// name that points (or is re-pointed) inside the network is never reached.
 struct PublicOnly;
@@ -388,7 +371,7 @@ impl reqwest::dns::Resolve for PublicOnly {
             let host = name.as_str().to_owned();
             let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
                 .await?
-                .filter(|a| !is_private(a.ip()))
+                .filter(|a| webhook_target::is_public(a.ip()))
                 .collect();
             if addrs.is_empty() {
                 return Err(format!("{host} resolves only to private addresses").into());
@@ -472,13 +455,12 @@ async fn post(
         Ok(u) => u,
         Err(e) => return Outcome::Failed(None, format!("invalid URL: {e}")),
     };
-    // Literal addresses skip the resolver; check them here.
+    // Literal addresses skip the resolver; check them here, and names
+    // again (a webhook saved while private targets were allowed).
     if !cfg.allow_private_targets
-        && let Some(host) = url.host_str()
-        && let Ok(ip) = host.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>()
-        && is_private(ip)
+        && let Some(why) = webhook_target::refusal(&url)
     {
-        return Outcome::Failed(None, format!("{ip} is a private address; webhooks may not reach it"));
+        return Outcome::Failed(None, why);
     }
     let ts = Utc::now().timestamp();
     let res = client
@@ -627,28 +609,6 @@ mod tests {
     }
 
     #[test]
-    fn private_addresses_are_recognised() {
-        for ip in [
-            "127.0.0.1",
-            "10.1.2.3",
-            "172.16.0.1",
-            "192.168.1.1",
-            "169.254.169.254",
-            "100.64.0.1",
-            "0.0.0.0",
-            "::1",
-            "fd00::1",
-            "fe80::1",
-            "::ffff:127.0.0.1",
-        ] {
-            assert!(is_private(ip.parse().unwrap()), "{ip}");
-        }
-        for ip in ["8.8.8.8", "203.0.113.9", "2606:4700::1111"] {
-            assert!(!is_private(ip.parse().unwrap()), "{ip}");
-        }
-    }
-
-    #[test]
     fn backoff_doubles_and_is_capped() {
         let cfg = WebhookConfig {
             retry_base_ms: 1000,
@@ -664,9 +624,11 @@ mod tests {
 
     #[test]
     fn urls_are_checked() {
-        assert!(check_url("https://hooks.example.com/services/T0/B0/x").is_ok());
-        assert!(check_url("ftp://example.com").is_err());
-        assert!(check_url("not a url").is_err());
-        assert!(check_url("https://user:pw@example.com/").is_err());
+        assert!(check_url("https://hooks.example.com/services/T0/B0/x", false).is_ok());
+        assert!(check_url("ftp://example.com", false).is_err());
+        assert!(check_url("not a url", false).is_err());
+        assert!(check_url("https://user:pw@example.com/", false).is_err());
+        assert!(check_url("http://0x0a.0.0.1/", false).is_err());
+        assert_eq!(check_url("http://0x0a.0.0.1/", true).unwrap(), "http://10.0.0.1/");
     }
 }

@@ -13,6 +13,7 @@ use std::{
 
 use axum::{Router, extract::State, http::HeaderMap, http::StatusCode, routing::post};
 use hmac::{Hmac, Mac};
+use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
 use sha2::Sha256;
 
@@ -328,6 +329,16 @@ async fn webhooks_are_for_admins_checked_and_private_targets_refused() {
         ("https://u:p@example.com/", json!(["DEAL_WON"]), "password"),
         ("https://example.com/", json!([]), "at least one"),
         ("https://example.com/", json!(["MENTION"]), "personal"),
+        (
+            "http://169.254.169.254/latest/meta-data/",
+            json!(["DEAL_WON"]),
+            "public addresses",
+        ),
+        ("http://0x0a.0.0.1/", json!(["DEAL_WON"]), "10.0.0.1"),
+        ("http://167772161/", json!(["DEAL_WON"]), "10.0.0.1"),
+        ("http://[::127.0.0.1]/", json!(["DEAL_WON"]), "public addresses"),
+        ("http://localhost./", json!(["DEAL_WON"]), "public addresses"),
+        (url.as_str(), json!(["DEAL_WON"]), "127.0.0.1"),
     ] {
         let r = app.gql(Some(&t.admin.token), CREATE, input(bad, events)).await;
         assert_eq!(error_code(&r), "BAD_USER_INPUT", "{r}");
@@ -336,9 +347,19 @@ async fn webhooks_are_for_admins_checked_and_private_targets_refused() {
     assert_eq!(app.rows("webhook").await, 0);
 
     let made = app
-        .ok(&t.admin, CREATE, input(&url, json!(["DEAL_WON", "DEAL_LOST"])))
+        .ok(
+            &t.admin,
+            CREATE,
+            input("https://hooks.example.com/sales", json!(["DEAL_WON", "DEAL_LOST"])),
+        )
         .await;
     let hook = made["createWebhook"]["webhook"]["id"].as_str().unwrap().to_owned();
+    // Saved while private targets were allowed (or by an older version):
+    // delivery checks the target again.
+    app.db
+        .execute_unprepared(&format!("UPDATE webhook SET url = '{url}'"))
+        .await
+        .expect("point the webhook inside");
     let secret = made["createWebhook"]["secret"].as_str().unwrap().to_owned();
     // The secret is shown once: not in the list, not in the audit log.
     let list = app
@@ -389,7 +410,13 @@ async fn webhooks_are_for_admins_checked_and_private_targets_refused() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let n = &last["webhookDeliveries"]["nodes"][0];
-    assert!(n["lastError"].as_str().unwrap().contains("private address"), "{n}");
+    assert!(
+        n["lastError"]
+            .as_str()
+            .unwrap()
+            .contains("may only reach public addresses"),
+        "{n}"
+    );
     assert_eq!(rx.calls.load(Ordering::SeqCst), 0, "never reached");
     let theirs = app.ok(&other.admin, LOG, json!({})).await;
     assert_eq!(theirs["webhookDeliveries"]["totalCount"], json!(0));
@@ -398,9 +425,18 @@ async fn webhooks_are_for_admins_checked_and_private_targets_refused() {
     app.ok(
         &t.admin,
         "mutation($w: ID!, $i: WebhookInput!) { updateWebhook(id: $w, input: $i) { active } }",
-        json!({"w": hook, "i": {"name": "#sales", "url": url, "events": ["DEAL_WON"], "active": false}}),
+        json!({"w": hook, "i": {"name": "#sales", "url": "https://hooks.example.com/sales", "events": ["DEAL_WON"], "active": false}}),
     )
     .await;
+    // An update is checked like a creation.
+    let r = app
+        .gql(
+            Some(&t.admin.token),
+            "mutation($w: ID!, $i: WebhookInput!) { updateWebhook(id: $w, input: $i) { active } }",
+            json!({"w": hook, "i": {"name": "#sales", "url": "http://[fd00::1]/", "events": ["DEAL_WON"]}}),
+        )
+        .await;
+    assert_eq!(error_code(&r), "BAD_USER_INPUT", "{r}");
     let (d, v) = deal(&app, &t.rep, &c, "Another").await;
     app.ok(&t.rep, close, json!({"d": d, "v": v})).await;
     assert_eq!(app.rows("webhook_delivery").await, 1);
