@@ -61,8 +61,12 @@ pub struct Config {
     pub shutdown_grace_secs: u64,
     /// `development` (the default) or `production`: decides defaults such as introspection.
     pub environment: Environment,
-    /// Serve process counters (statements, requests, memory) at `/metrics`.
-    pub metrics: bool,
+    /// Serve process counters (statements, requests, memory) at `/metrics`;
+    /// default: on in development, off in production.
+    pub metrics: Option<bool>,
+    /// When set, `/metrics` answers only requests with
+    /// `Authorization: Bearer <metrics_token>` (Prometheus' `authorization`).
+    pub metrics_token: Option<String>,
 }
 
 /// Where the server runs.
@@ -161,6 +165,9 @@ pub struct GraphqlConfig {
     pub ws_auth_recheck_secs: u64,
     /// Schema introspection; default: on in development, off in production.
     pub introspection: Option<bool>,
+    /// The GraphiQL page at `GET /graphql`; default: on in development,
+    /// off in production.
+    pub graphiql: Option<bool>,
     /// "Did you mean …" suggestions in errors; default: on in development, off in production.
     pub suggestions: Option<bool>,
 }
@@ -187,7 +194,8 @@ impl Default for Config {
             trusted_proxies: Vec::new(),
             shutdown_grace_secs: 20,
             environment: Environment::Development,
-            metrics: true,
+            metrics: None,
+            metrics_token: None,
         }
     }
 }
@@ -218,6 +226,7 @@ impl Default for GraphqlConfig {
             ws_init_timeout_secs: 10,
             ws_auth_recheck_secs: 60,
             introspection: None,
+            graphiql: None,
             suggestions: None,
         }
     }
@@ -236,6 +245,21 @@ impl Config {
             .merge(Env::prefixed("SFA_").ignore(&["config"]).split("__"))
             .merge(Env::raw().only(&["DATABASE_URL"]).map(|_| "database_url".into()));
         fig.extract().map_err(Box::new)
+    }
+
+    /// Whether this is a developer's machine (the default).
+    pub fn development(&self) -> bool {
+        self.environment == Environment::Development
+    }
+
+    /// Whether `/metrics` is served: as configured, else in development only.
+    pub fn serves_metrics(&self) -> bool {
+        self.metrics.unwrap_or(self.development())
+    }
+
+    /// Whether the GraphiQL page is served: as configured, else in development only.
+    pub fn serves_graphiql(&self) -> bool {
+        self.graphql.graphiql.unwrap_or(self.development())
     }
 
     /// The database URL to use: the configured one, or the embedded SQLite file.

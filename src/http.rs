@@ -34,7 +34,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/aggregate.csv", get(aggregate_csv))
         .route("/healthz", get(healthz))
         .route("/version", get(version));
-    let router = if state.config.metrics {
+    let router = if state.config.serves_metrics() {
         router.route("/metrics", get(metrics))
     } else {
         router
@@ -55,10 +55,10 @@ pub fn router(state: AppState) -> Router {
         }))
 }
 
-/// The GraphiQL page. Operations are not run over GET (a link or an image
-/// tag could then make a signed-in browser write): a GET carrying a query is
-/// answered 405.
-async fn graphiql(uri: axum::http::Uri) -> Response {
+/// The GraphiQL page (off in production unless `graphql.graphiql`).
+/// Operations are not run over GET (a link or an image tag could then make
+/// a signed-in browser write): a GET carrying a query is answered 405.
+async fn graphiql(State(state): State<AppState>, uri: axum::http::Uri) -> Response {
     let has_query = uri
         .query()
         .is_some_and(|q| q.split('&').any(|kv| kv.split('=').next() == Some("query")));
@@ -71,6 +71,13 @@ async fn graphiql(uri: axum::http::Uri) -> Response {
         resp.headers_mut()
             .insert(axum::http::header::ALLOW, axum::http::HeaderValue::from_static("POST"));
         return resp;
+    }
+    if !state.config.serves_graphiql() {
+        return json_error(
+            StatusCode::NOT_FOUND,
+            "NOT_FOUND",
+            "GraphiQL is off in production; send operations with POST, or set graphql.graphiql = true",
+        );
     }
     Html(
         GraphiQLSource::build()
@@ -112,8 +119,29 @@ async fn version() -> Json<serde_json::Value> {
     Json(serde_json::json!({"name": "sfa", "version": env!("CARGO_PKG_VERSION")}))
 }
 
-/// Prometheus counters (see [`crate::metrics`]); off with `metrics = false`.
-async fn metrics(State(state): State<AppState>) -> Response {
+/// Prometheus counters (see [`crate::metrics`]); off in production unless
+/// `metrics = true`, and behind a bearer token when `metrics_token` is set.
+async fn metrics(State(state): State<AppState>, headers: axum::http::HeaderMap) -> Response {
+    if let Some(token) = &state.config.metrics_token {
+        use subtle::ConstantTimeEq;
+        let given = headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or_default();
+        if !bool::from(given.as_bytes().ct_eq(token.as_bytes())) {
+            let mut resp = json_error(
+                StatusCode::UNAUTHORIZED,
+                "UNAUTHENTICATED",
+                "/metrics needs Authorization: Bearer <metrics_token>",
+            );
+            resp.headers_mut().insert(
+                axum::http::header::WWW_AUTHENTICATE,
+                axum::http::HeaderValue::from_static("Bearer"),
+            );
+            return resp;
+        }
+    }
     (
         [(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         state.metrics.render(),

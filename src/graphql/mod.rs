@@ -89,7 +89,7 @@ pub fn build_schema(
     bus: crate::events::Bus,
 ) -> AppSchema {
     let limits = config.graphql.clone();
-    let development = config.environment == crate::config::Environment::Development;
+    let development = config.development();
     let mut builder = Schema::build(
         QueryRoot::default(),
         MutationRoot::default(),

@@ -88,7 +88,7 @@ async fn version_and_metrics_endpoints() {
     assert_eq!((requests, errors), (2, 1));
     assert!(counter(&after, "process_resident_memory_bytes") > 0);
 
-    let off = TestApp::spawn_with(|c| c.metrics = false).await;
+    let off = TestApp::spawn_with(|c| c.metrics = Some(false)).await;
     let status = off
         .http
         .get(off.url("/metrics"))
@@ -97,4 +97,48 @@ async fn version_and_metrics_endpoints() {
         .expect("metrics")
         .status();
     assert_eq!(status, 404);
+}
+
+/// In production GraphiQL and `/metrics` are off unless turned on, and a
+/// metrics token keeps `/metrics` from anyone without it.
+#[tokio::test(flavor = "multi_thread")]
+async fn production_serves_neither_graphiql_nor_metrics_by_default() {
+    use sfa::config::Environment::Production;
+    let app = TestApp::spawn_with(|c| c.environment = Production).await;
+    let page = app.http.get(app.url("/graphql")).send().await.expect("graphiql");
+    assert_eq!(page.status(), 404);
+    let body: serde_json::Value = page.json().await.expect("a JSON error");
+    assert_eq!(error_code(&body), "NOT_FOUND", "{body}");
+    let metrics = app.http.get(app.url("/metrics")).send().await.expect("metrics");
+    assert_eq!(metrics.status(), 404);
+    // The API itself still serves.
+    let t = app.tenant("acme").await;
+    app.ok(&t.rep, "{ me { id } }", json!({})).await;
+
+    let app = TestApp::spawn_with(|c| {
+        c.environment = Production;
+        c.metrics = Some(true);
+        c.metrics_token = Some("s3cret-scrape".into());
+        c.graphql.graphiql = Some(true);
+    })
+    .await;
+    let page = app.http.get(app.url("/graphql")).send().await.expect("graphiql");
+    assert!(page.text().await.expect("html").contains("graphiql"), "turned on");
+    for auth in [None, Some("Bearer wrong"), Some("s3cret-scrape")] {
+        let mut req = app.http.get(app.url("/metrics"));
+        if let Some(a) = auth {
+            req = req.header("authorization", a);
+        }
+        let resp = req.send().await.expect("metrics");
+        assert_eq!(resp.status(), 401, "{auth:?}");
+    }
+    let resp = app
+        .http
+        .get(app.url("/metrics"))
+        .bearer_auth("s3cret-scrape")
+        .send()
+        .await
+        .expect("metrics");
+    assert_eq!(resp.status(), 200);
+    assert!(resp.text().await.expect("text").contains("sfa_graphql_requests_total"));
 }
