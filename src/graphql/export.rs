@@ -82,7 +82,7 @@ impl Csv {
 /// One CSV field: quoted when it must be; a text starting like a formula is
 /// prefixed with `'` so that a spreadsheet never evaluates it.
 pub fn csv_field(out: &mut String, value: &str, text: bool) {
-    let guarded = text && value.starts_with(['=', '+', '-', '@', '\t', '\r']);
+    let guarded = text && starts_formula(value);
     let needs_quotes = guarded || value.contains([',', '"', '\n', '\r']);
     if needs_quotes {
         out.push('"');
@@ -94,6 +94,15 @@ pub fn csv_field(out: &mut String, value: &str, text: bool) {
     if needs_quotes {
         out.push('"');
     }
+}
+
+/// Whether a spreadsheet could read a cell as a formula: it starts (after
+/// any spaces, which Excel skips) with `=`, `+`, `-`, `@`, a tab or a
+/// carriage return, or their fullwidth forms, which Japanese input methods
+/// type and Excel reads as the same.
+fn starts_formula(value: &str) -> bool {
+    const TRIGGERS: [char; 10] = ['=', '+', '-', '@', '\t', '\r', '＝', '＋', '－', '＠'];
+    value.starts_with(TRIGGERS) || value.trim_start_matches([' ', '\u{3000}']).starts_with(TRIGGERS)
 }
 
 fn time(t: Option<DateTime<Utc>>) -> String {
@@ -405,10 +414,11 @@ mod tests {
         let mut c = Csv::new(&["a", "b"]);
         c.row(["=HYPERLINK(\"x\")".to_owned(), "株式会社, \"テスト\"\n2行目".to_owned()]);
         c.row(["-5".to_owned(), "-x".to_owned()]);
-        assert_eq!(c.rows, 2);
+        c.row(["＠SUM(A1)".to_owned(), " \u{3000}=1+1".to_owned()]);
+        assert_eq!(c.rows, 3);
         assert_eq!(
             c.out,
-            "\u{feff}a,b\r\n\"'=HYPERLINK(\"\"x\"\")\",\"株式会社, \"\"テスト\"\"\n2行目\"\r\n-5,\"'-x\"\r\n"
+            "\u{feff}a,b\r\n\"'=HYPERLINK(\"\"x\"\")\",\"株式会社, \"\"テスト\"\"\n2行目\"\r\n-5,\"'-x\"\r\n\"'＠SUM(A1)\",\"' \u{3000}=1+1\"\r\n"
         );
     }
 }

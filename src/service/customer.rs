@@ -133,7 +133,7 @@ pub async fn create(db: &impl ConnectionTrait, actor: &Actor, f: NewCustomer) ->
         industry: Set(validate::opt_text("industry", f.industry, 100)?),
         address: Set(validate::opt_text("address", f.address, 500)?),
         phone: Set(validate::opt_text("phone", f.phone, 50)?),
-        website: Set(validate::opt_text("website", f.website, 500)?),
+        website: Set(validate::opt_web_url("website", f.website, 500)?),
         custom_fields: Set(custom_fields(f.custom_fields)?),
         last_contact_at: Set(None),
         version: Set(1),
@@ -189,7 +189,7 @@ pub async fn update(
         am.phone = Set(validate::opt_text("phone", v, 50)?);
     }
     if let Some(v) = p.website {
-        am.website = Set(validate::opt_text("website", v, 500)?);
+        am.website = Set(validate::opt_web_url("website", v, 500)?);
     }
     if let Some(v) = p.custom_fields {
         am.custom_fields = Set(custom_fields(Some(v))?);

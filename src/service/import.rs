@@ -719,7 +719,12 @@ async fn customers(db: &impl ConnectionTrait, actor: &Actor, file: &File, report
         let industry = c.field("industry", 100);
         let address = c.field("address", 500);
         let phone = c.field("phone", 50);
-        let website = c.field("website", 500);
+        let website = c.field("website", 500).map(|v| {
+            super::validate::opt_web_url("website", v, 500).unwrap_or_else(|e| {
+                c.problem("website", e.message());
+                None
+            })
+        });
         let priority = c.flag("priority");
         let owner = c.member("owner_email", &members);
         let before = found.get(&code);

@@ -39,6 +39,33 @@ fn limit(field: &str, value: &str, max: usize) -> AppResult<()> {
     Ok(())
 }
 
+/// An optional web address: `http://` or `https://` with a host, at most
+/// `max` characters; a bare host (`www.example.co.jp`) gets `https://`.
+/// Anything else (`javascript:`, `data:`, `file:`) is refused, since
+/// frontends render it as a link.
+pub fn opt_web_url(field: &str, value: Option<String>, max: usize) -> AppResult<Option<String>> {
+    let Some(value) = opt_text(field, value, max)? else {
+        return Ok(None);
+    };
+    let lower = value.to_ascii_lowercase();
+    let full = if lower.starts_with("http://") || lower.starts_with("https://") {
+        value
+    } else if !value.contains(':') {
+        format!("https://{value}")
+    } else {
+        return Err(AppError::bad(format!(
+            "`{field}` must be a web address starting with https:// or http://"
+        )));
+    };
+    let parsed =
+        url::Url::parse(&full).map_err(|e| AppError::bad(format!("`{field}` is not a valid web address ({e})")))?;
+    if parsed.host_str().is_none_or(str::is_empty) {
+        return Err(AppError::bad(format!("`{field}` has no host")));
+    }
+    limit(field, &full, max)?;
+    Ok(Some(full))
+}
+
 /// A money amount or count that must not be negative.
 pub fn non_negative(field: &str, value: i64) -> AppResult<i64> {
     if value < 0 {
@@ -75,6 +102,24 @@ mod tests {
         assert!(text("name", "   ", 10).is_err());
         assert!(text("name", "abcdefghijk", 10).is_err());
         assert!(body("notes", "a\0b", 10).is_err());
+        let web = |v: &str| opt_web_url("website", Some(v.into()), 100);
+        assert_eq!(
+            web("https://acme.co.jp/").unwrap().as_deref(),
+            Some("https://acme.co.jp/")
+        );
+        assert_eq!(
+            web("www.acme.co.jp").unwrap().as_deref(),
+            Some("https://www.acme.co.jp")
+        );
+        for bad in [
+            "javascript:alert(1)",
+            "JavaScript:alert(1)",
+            "data:text/html,x",
+            "file:///etc/passwd",
+            "https://",
+        ] {
+            assert!(web(bad).is_err(), "{bad}");
+        }
         assert_eq!(opt_text("x", Some(" ".into()), 3).unwrap(), None);
         assert!(key("stage", "proposal_2").is_ok());
         assert!(key("stage", "Proposal").is_err());

@@ -69,6 +69,9 @@ async fn exports_follow_filters_and_permissions() {
 
     let acme = customer(&app, &t.rep, "株式会社アクメ, 東京").await;
     customer(&app, &t.rep, "=HYPERLINK(\"http://evil\")").await;
+    // Fullwidth triggers (typed by Japanese input methods) are formulas too.
+    customer(&app, &t.rep, "＝HYPERLINK(\"http://evil\")").await;
+    customer(&app, &t.rep, "＋81-3-1234").await;
     let lone = customer(&app, &loner, "Loner Ltd").await;
     let (d1, v1) = deal(&app, &t.rep, &acme, "複合機 入替").await;
     deal(&app, &t.rep, &acme, "保守契約").await;
@@ -96,14 +99,27 @@ async fn exports_follow_filters_and_permissions() {
     let all = export(&app, &t.admin, "customersCsv", json!(null)).await;
     assert!(all["fileName"].as_str().unwrap().starts_with("customers-"));
     let (h, rows) = parse(&all);
+    let mut names = column(&h, &rows, "name");
+    names.sort();
     assert_eq!(
-        column(&h, &rows, "name"),
-        ["'=HYPERLINK(\"http://evil\")", "Loner Ltd", "株式会社アクメ, 東京"],
+        names,
+        [
+            "'=HYPERLINK(\"http://evil\")",
+            "'＋81-3-1234",
+            "'＝HYPERLINK(\"http://evil\")",
+            "Loner Ltd",
+            "株式会社アクメ, 東京"
+        ],
         "the formula is defused, the comma quoted"
     );
-    assert_eq!(column(&h, &rows, "owner"), ["rep of exp", "rep of exp", "一匹狼"]);
+    let mut owners = column(&h, &rows, "owner");
+    owners.sort();
+    assert_eq!(
+        owners,
+        ["rep of exp", "rep of exp", "rep of exp", "rep of exp", "一匹狼"]
+    );
     let (h, rows) = parse(&export(&app, &t.rep, "customersCsv", json!(null)).await);
-    assert_eq!(column(&h, &rows, "name").len(), 2);
+    assert_eq!(column(&h, &rows, "name").len(), 4);
     assert!(!column(&h, &rows, "name").contains(&"Loner Ltd".to_owned()));
     let (h, rows) = parse(&export(&app, &loner, "customersCsv", json!(null)).await);
     assert_eq!(column(&h, &rows, "name"), ["Loner Ltd"]);

@@ -177,3 +177,36 @@ async fn nul_characters_and_oversized_strings_are_bad_input_on_both_databases() 
     assert!(body.to_string().contains("NUL"), "the import names the NUL: {body}");
     assert_eq!(app.rows("customer").await, customers, "nothing imported");
 }
+
+/// A customer's website is rendered as a link by every frontend: only web
+/// addresses are stored.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_website_is_a_web_address() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant("acme").await;
+    let create = "mutation($w: String) { createCustomer(input: {name: \"ACME\", website: $w}) { id version website } }";
+    for bad in [
+        "javascript:alert(document.cookie)",
+        " JAVASCRIPT:alert(1)",
+        "data:text/html,<script>",
+        "file:///etc/passwd",
+    ] {
+        let body = app.gql(Some(&t.rep.token), create, json!({"w": bad})).await;
+        assert_eq!(crate::common::error_code(&body), "BAD_USER_INPUT", "{bad}: {body}");
+    }
+    let made = app.ok(&t.rep, create, json!({"w": "https://acme.co.jp/"})).await;
+    assert_eq!(made["createCustomer"]["website"], "https://acme.co.jp/");
+    let bare = app.ok(&t.rep, create, json!({"w": "www.acme.co.jp"})).await;
+    assert_eq!(bare["createCustomer"]["website"], "https://www.acme.co.jp");
+    let id = made["createCustomer"]["id"].as_str().unwrap();
+    let update = "mutation($id: ID!, $v: Int!, $w: String) { updateCustomer(input: {id: $id, version: $v, website: $w}) { id } }";
+    let v = &made["createCustomer"]["version"];
+    let body = app
+        .gql(
+            Some(&t.rep.token),
+            update,
+            json!({"id": id, "v": v, "w": "javascript:x"}),
+        )
+        .await;
+    assert_eq!(crate::common::error_code(&body), "BAD_USER_INPUT", "{body}");
+}
