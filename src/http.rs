@@ -40,6 +40,7 @@ pub fn router(state: AppState) -> Router {
         router
     };
     router
+        .fallback(not_found)
         .with_state(state)
         .layer(RequestBodyLimitLayer::new(body_limit))
         .layer(TimeoutLayer::with_status_code(StatusCode::GATEWAY_TIMEOUT, timeout))
@@ -445,6 +446,15 @@ fn rejected(err: ParseRequestError) -> Response {
         )
     };
     json_error(status, code, &message)
+}
+
+/// Any other path (and `/metrics` where it is off): a coded 404.
+async fn not_found(uri: axum::http::Uri) -> Response {
+    json_error(
+        StatusCode::NOT_FOUND,
+        "NOT_FOUND",
+        &format!("nothing is served at {}; the API is POST /graphql", uri.path()),
+    )
 }
 
 fn json_error(status: StatusCode, code: &str, message: &str) -> Response {

@@ -255,6 +255,8 @@ pub async fn run(db: &sea_orm::DatabaseConnection, config: Option<&Path>, opts: 
     server.stop(panics > 0).await;
 
     let problems = crash::check(&run).await?;
+    // Closed now, not when dropped, so the tmpfs is no longer busy when it is unmounted.
+    run.db.close_by_ref().await.ok();
     let answers = std::mem::take(&mut *answers.lock().map_err(|_| AppError::Internal("poisoned".into()))?);
     let mut outcomes = BTreeMap::new();
     for a in &answers {
@@ -335,8 +337,15 @@ impl Writer<'_> {
                     let next = (stage + 1) % STAGES.len();
                     let vars = json!({"id": self.desk.deal, "v": self.deal_v, "s": STAGES[next]});
                     let a = self.http.post(Some(&self.desk.token), MOVE, vars, true).await;
-                    if a.is_ok() {
-                        stage = next;
+                    match &a {
+                        Ok(_) => stage = next,
+                        // The deal started in that stage: not a write, and
+                        // the next move goes the other way.
+                        Err(e) if e.contains("already in stage") => {
+                            stage = next;
+                            continue;
+                        }
+                        Err(_) => {}
                     }
                     a
                 }
@@ -388,7 +397,11 @@ fn outcome_of(error: &str) -> String {
     if error.starts_with("GraphQL error") {
         match (field("code"), field("reason")) {
             (Some(code), Some(reason)) => format!("{code}/{reason}"),
-            (Some(code), None) => code,
+            // An unexpected refusal says why, so the table explains itself.
+            (Some(code), None) => match field("message") {
+                Some(m) => format!("{code}: {}", m.chars().take(90).collect::<String>()),
+                None => code,
+            },
             _ => "an error without a code".into(),
         }
     } else if let Some(status) = error.strip_prefix("HTTP ") {

@@ -43,9 +43,12 @@ impl ExtensionFactory for DocumentLimits {
 }
 
 fn limited(code: &'static str, message: String) -> ServerError {
-    async_graphql::Error::new(message)
+    let mut error = async_graphql::Error::new(message)
         .extend_with(|_, e| e.set("code", code))
-        .into_server_error(Default::default())
+        .into_server_error(Default::default());
+    // About the whole request, not a place in the document (line 0 is none).
+    error.locations.clear();
+    error
 }
 
 #[derive(Default)]

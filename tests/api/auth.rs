@@ -111,6 +111,8 @@ async fn production_serves_neither_graphiql_nor_metrics_by_default() {
     assert_eq!(error_code(&body), "NOT_FOUND", "{body}");
     let metrics = app.http.get(app.url("/metrics")).send().await.expect("metrics");
     assert_eq!(metrics.status(), 404);
+    let body: serde_json::Value = metrics.json().await.expect("a JSON error");
+    assert_eq!(error_code(&body), "NOT_FOUND", "{body}");
     // The API itself still serves.
     let t = app.tenant("acme").await;
     app.ok(&t.rep, "{ me { id } }", json!({})).await;
