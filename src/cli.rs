@@ -1,4 +1,5 @@
-//! Command line: `serve` (default), `migrate`, `seed-demo`, `export-schema`.
+//! Command line: `serve` (default), `migrate`, `company`, `member`, `import`,
+//! `seed-demo`, `plugins`, `export-schema`, and the benchmark and reliability harnesses.
 
 use std::path::PathBuf;
 
@@ -27,6 +28,18 @@ pub enum Command {
     },
     /// Bring the database schema up to date and exit.
     Migrate,
+    /// The server's companies: `company create|list|disable|enable|delete`.
+    Company {
+        /// What to do.
+        #[command(subcommand)]
+        action: CompanyAction,
+    },
+    /// A member of a company: `member set-password`.
+    Member {
+        /// What to do.
+        #[command(subcommand)]
+        action: MemberAction,
+    },
     /// Create the demo company (migrating first).
     SeedDemo {
         /// Seed of the generator: the same seed gives the same company.
@@ -65,10 +78,10 @@ pub enum Command {
         #[command(subcommand)]
         action: ReliabilityAction,
     },
-    /// Import customers, contacts, products, sales records or touchpoints
-    /// from the sales-management system (CSV or JSON), matched by its codes.
+    /// Import customers, contacts, products, sales records, touchpoints,
+    /// deals or their stage history (CSV or JSON), matched by their codes.
     Import {
-        /// customers, contacts, products, sales-records or touchpoints.
+        /// customers, contacts, products, sales-records, touchpoints, deals or deal-stage-history.
         kind: String,
         /// The file (`.json` is read as JSON, anything else as CSV).
         file: PathBuf,
@@ -92,6 +105,82 @@ pub enum Command {
     ExportSchema {
         /// Output file, e.g. `schema.graphql`.
         file: Option<PathBuf>,
+    },
+}
+
+/// What `company` does.
+#[derive(Debug, Subcommand)]
+pub enum CompanyAction {
+    /// Create a company and its first admin; prints the admin's one-time
+    /// password (or reads one from stdin with `--password-stdin`) and how to log in.
+    Create {
+        /// The company's name.
+        #[arg(long)]
+        name: String,
+        /// Its short handle (lower-case letters, digits, '-'): members log in with it.
+        #[arg(long)]
+        slug: String,
+        /// The first admin's e-mail.
+        #[arg(long)]
+        admin_email: String,
+        /// The first admin's name (default: the e-mail's local part).
+        #[arg(long)]
+        admin_name: Option<String>,
+        /// IANA time zone: what "today" and "this month" mean for its figures.
+        #[arg(long, default_value = crate::service::company::DEFAULT_TIME_ZONE)]
+        time_zone: String,
+        /// ISO 4217 currency of its amounts.
+        #[arg(long, default_value = crate::service::company::DEFAULT_CURRENCY)]
+        currency: String,
+        /// A plugin set of `plugins/` (default: `default`).
+        #[arg(long)]
+        process: Option<String>,
+        /// Read the admin's password from the first line of stdin instead of generating one.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List the companies with their members and state.
+    List {
+        /// As JSON lines, for scripts.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Refuse every member of a company (logins, tokens, API keys) until it is enabled.
+    Disable {
+        /// The company's slug.
+        slug: String,
+    },
+    /// Let a disabled company's members in again.
+    Enable {
+        /// The company's slug.
+        slug: String,
+    },
+    /// Delete a company and every row it holds, in one transaction.
+    Delete {
+        /// The company's slug.
+        slug: String,
+        /// The slug again: nothing is deleted without it.
+        #[arg(long)]
+        confirm: Option<String>,
+    },
+}
+
+/// What `member` does.
+#[derive(Debug, Subcommand)]
+pub enum MemberAction {
+    /// Set a member's password (a locked-out admin's way back in): prints a
+    /// one-time password, or reads one from stdin with `--password-stdin`.
+    /// The member is reactivated and signed out everywhere.
+    SetPassword {
+        /// The company's slug.
+        #[arg(long)]
+        company: String,
+        /// The member's e-mail.
+        #[arg(long)]
+        email: String,
+        /// Read the password from the first line of stdin instead of generating one.
+        #[arg(long)]
+        password_stdin: bool,
     },
 }
 

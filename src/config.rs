@@ -67,6 +67,9 @@ pub struct Config {
     /// When set, `/metrics` answers only requests with
     /// `Authorization: Bearer <metrics_token>` (Prometheus' `authorization`).
     pub metrics_token: Option<String>,
+    /// The key of the operator API (`POST /operator/graphql`, `Authorization:
+    /// Bearer <operator_key>`), at least 32 characters; off when unset.
+    pub operator_key: Option<String>,
 }
 
 /// Where the server runs.
@@ -196,6 +199,7 @@ impl Default for Config {
             environment: Environment::Development,
             metrics: None,
             metrics_token: None,
+            operator_key: None,
         }
     }
 }
@@ -244,7 +248,13 @@ impl Config {
             // `SFA_CONFIG` names this file (see the CLI); it is not a setting.
             .merge(Env::prefixed("SFA_").ignore(&["config"]).split("__"))
             .merge(Env::raw().only(&["DATABASE_URL"]).map(|_| "database_url".into()));
-        fig.extract().map_err(Box::new)
+        let config: Self = fig.extract().map_err(Box::new)?;
+        if config.operator_key.as_ref().is_some_and(|k| k.chars().count() < 32) {
+            return Err(Box::new(figment::Error::from(
+                "operator_key must have at least 32 characters (e.g. `openssl rand -hex 32`)".to_owned(),
+            )));
+        }
+        Ok(config)
     }
 
     /// Whether this is a developer's machine (the default).

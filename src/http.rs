@@ -1,6 +1,7 @@
 //! HTTP endpoints: `POST /graphql` (the API), `GET /graphql` (GraphiQL),
 //! `GET /graphql/ws` (subscriptions over WebSocket), `GET /api/aggregate.csv`
-//! (the BI aggregate as CSV), `GET /healthz`.
+//! (the BI aggregate as CSV), `GET /healthz`, `POST /operator/graphql` (the
+//! operator API, when configured).
 
 use std::time::Duration;
 
@@ -31,6 +32,7 @@ pub fn router(state: AppState) -> Router {
     let router = Router::new()
         .route("/graphql", get(graphiql).post(graphql))
         .route("/graphql/ws", get(graphql_ws))
+        .route("/operator/graphql", axum::routing::post(operator))
         .route("/api/aggregate.csv", get(aggregate_csv))
         .route("/healthz", get(healthz))
         .route("/version", get(version));
@@ -123,31 +125,90 @@ async fn version() -> Json<serde_json::Value> {
 /// Prometheus counters (see [`crate::metrics`]); off in production unless
 /// `metrics = true`, and behind a bearer token when `metrics_token` is set.
 async fn metrics(State(state): State<AppState>, headers: axum::http::HeaderMap) -> Response {
-    if let Some(token) = &state.config.metrics_token {
-        use subtle::ConstantTimeEq;
-        let given = headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .unwrap_or_default();
-        if !bool::from(given.as_bytes().ct_eq(token.as_bytes())) {
-            let mut resp = json_error(
-                StatusCode::UNAUTHORIZED,
-                "UNAUTHENTICATED",
-                "/metrics needs Authorization: Bearer <metrics_token>",
-            );
-            resp.headers_mut().insert(
-                axum::http::header::WWW_AUTHENTICATE,
-                axum::http::HeaderValue::from_static("Bearer"),
-            );
-            return resp;
-        }
+    if let Some(token) = &state.config.metrics_token
+        && !bearer_is(&headers, token)
+    {
+        let mut resp = json_error(
+            StatusCode::UNAUTHORIZED,
+            "UNAUTHENTICATED",
+            "/metrics needs Authorization: Bearer <metrics_token>",
+        );
+        resp.headers_mut().insert(
+            axum::http::header::WWW_AUTHENTICATE,
+            axum::http::HeaderValue::from_static("Bearer"),
+        );
+        return resp;
     }
     (
         [(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         state.metrics.render(),
     )
         .into_response()
+}
+
+/// Whether the request's `Authorization: Bearer` is `secret` (compared in constant time).
+fn bearer_is(headers: &HeaderMap, secret: &str) -> bool {
+    use subtle::ConstantTimeEq;
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    bool::from(given.as_bytes().ct_eq(secret.as_bytes()))
+}
+
+/// The operator API (see [`crate::graphql::operator`]): 404 unless
+/// `operator_key` is configured, 401 without it (a member's token included).
+async fn operator(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    req: Result<GraphQLRequest, GraphQLRejection>,
+) -> Response {
+    let Some(key) = &state.config.operator_key else {
+        return json_error(
+            StatusCode::NOT_FOUND,
+            "NOT_FOUND",
+            "the operator API is off on this server; set operator_key to turn it on",
+        );
+    };
+    if !bearer_is(&headers, key) {
+        let mut resp = json_error(
+            StatusCode::UNAUTHORIZED,
+            "UNAUTHENTICATED",
+            "the operator API needs Authorization: Bearer <operator_key>; a member's token does not open it",
+        );
+        resp.headers_mut()
+            .insert(header::WWW_AUTHENTICATE, axum::http::HeaderValue::from_static("Bearer"));
+        return resp;
+    }
+    let request = match req {
+        Ok(req) => req.into_inner(),
+        Err(rejection) => return rejected(rejection.0),
+    };
+    if state.breaker.is_open() {
+        return error_response(AppError::Db(sea_orm::DbErr::Conn(sea_orm::RuntimeErr::Internal(
+            "the circuit breaker is open".into(),
+        ))))
+        .into_response();
+    }
+    let mut response = state.operator.execute(request).await;
+    code_builtin_errors(&mut response.errors);
+    GraphQLResponse::from(response).into_response()
+}
+
+/// Errors raised by the GraphQL layer itself (syntax, validation, argument
+/// coercion, limits) carry no code: they are all the client's input.
+fn code_builtin_errors(errors: &mut [ServerError]) {
+    for error in errors {
+        let has_code = error.extensions.as_ref().is_some_and(|ext| ext.get("code").is_some());
+        if !has_code {
+            let code = limits::code_of_builtin(&error.message).unwrap_or("BAD_USER_INPUT");
+            if let Some(short) = limits::tidy_parse_message(&error.message) {
+                error.message = short;
+            }
+            error.extensions.get_or_insert_with(Default::default).set("code", code);
+        }
+    }
 }
 
 /// The client of a request: the socket's address, or for a request from a
@@ -220,8 +281,6 @@ async fn graphql(
         Err(err) => return error_response(err).into_response(),
     }
     let mut response = loads.run(state.schema.execute(request)).await;
-    // Errors raised by the GraphQL layer itself (syntax, validation, argument
-    // coercion, limits) carry no code: they are all the client's input.
     let down = response.errors.iter().any(|e| {
         e.extensions
             .as_ref()
@@ -231,16 +290,7 @@ async fn graphql(
     if down {
         state.breaker.trip(&state.db);
     }
-    for error in &mut response.errors {
-        let has_code = error.extensions.as_ref().is_some_and(|ext| ext.get("code").is_some());
-        if !has_code {
-            let code = limits::code_of_builtin(&error.message).unwrap_or("BAD_USER_INPUT");
-            if let Some(short) = limits::tidy_parse_message(&error.message) {
-                error.message = short;
-            }
-            error.extensions.get_or_insert_with(Default::default).set("code", code);
-        }
-    }
+    code_builtin_errors(&mut response.errors);
     collapse_server_failures(&mut response.errors);
     state.metrics.request(!response.errors.is_empty());
     GraphQLResponse::from(response).into_response()

@@ -15,7 +15,11 @@ static ALLOCATOR: alloc_meter::Metered<mimalloc::MiMalloc> = alloc_meter::Metere
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
+    // Logs go to stderr, so that a command's output (`company list --json`)
+    // stays clean on stdout; colours only on a terminal.
     tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn".into()),
         )
@@ -26,6 +30,8 @@ async fn main() -> std::process::ExitCode {
         Ok(config) => match cli.command.unwrap_or(Command::Serve { demo: false }) {
             Command::Serve { demo } => sfa::server::serve(config, demo).await,
             Command::Migrate => sfa::server::migrate(&config).await,
+            Command::Company { action } => sfa::server::company(&config, action).await,
+            Command::Member { action } => sfa::server::member(&config, action).await,
             Command::SeedDemo {
                 seed,
                 customers,

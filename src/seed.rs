@@ -298,6 +298,7 @@ impl Demo {
             settings: Set(serde_json::json!({})),
             created_at: Set(t0),
             updated_at: Set(t0),
+            disabled_at: Set(None),
         });
 
         // Organisation: a head office with two departments and four teams.
@@ -580,6 +581,7 @@ impl Demo {
                 created_at: Set(created),
                 updated_at: Set(entered),
                 deleted_at: Set(None),
+                external_code: Set(None),
             });
             d.deal_members.push(deal_member::ActiveModel {
                 deal_id: Set(id),

@@ -135,6 +135,171 @@ pub async fn seed_demo(config: &Config, seed_value: u64, size: DemoSize) -> Resu
     Ok(())
 }
 
+/// Reads a password from the first line of stdin (a pipe or a terminal).
+fn password_from_stdin() -> Result<String, String> {
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .map_err(|e| format!("cannot read the password from stdin: {e}"))?;
+    let password = line.trim_end_matches(['\r', '\n']).to_owned();
+    if password.is_empty() {
+        return Err("no password on stdin".into());
+    }
+    Ok(password)
+}
+
+/// How to log in, for the operator to pass on.
+fn login_hint(config: &Config, email: &str, password: &str, slug: &str) -> String {
+    format!(
+        "log in: POST http://{}/graphql\n  mutation {{ login(email: \"{email}\", password: \"{password}\", company: \"{slug}\") {{ token }} }}\n\
+         then change the password: mutation {{ changePassword(currentPassword: \"…\", newPassword: \"…\") {{ token }} }}",
+        config.listen
+    )
+}
+
+/// `sfa company …`.
+pub async fn company(config: &Config, action: crate::cli::CompanyAction) -> Result<(), String> {
+    use crate::{cli::CompanyAction, service::company};
+    let db = open(config).await?;
+    match action {
+        CompanyAction::Create {
+            name,
+            slug,
+            admin_email,
+            admin_name,
+            time_zone,
+            currency,
+            process,
+            password_stdin,
+        } => {
+            let password = if password_stdin {
+                Some(password_from_stdin()?)
+            } else {
+                None
+            };
+            let plugins = plugins(config)?;
+            let new = company::NewCompany {
+                name,
+                slug,
+                admin_email,
+                admin_name,
+                time_zone: Some(time_zone),
+                currency: Some(currency),
+                process,
+                password: password.clone(),
+            };
+            let created = company::create(&db, &plugins, new).await.map_err(|e| e.message())?;
+            let c = &created.company;
+            println!(
+                "created company {:?} ({}): time zone {}, currency {}, process {}",
+                c.name,
+                c.slug,
+                c.time_zone,
+                c.currency,
+                c.plugin_set.as_deref().unwrap_or("default")
+            );
+            println!("admin: {} ({})", created.admin.email, created.admin.name);
+            match &created.password {
+                Some(p) => {
+                    println!("one-time password: {p}   (shown once)");
+                    println!("{}", login_hint(config, &created.admin.email, p, &c.slug));
+                }
+                None => println!(
+                    "{}",
+                    login_hint(config, &created.admin.email, "<the password given>", &c.slug)
+                ),
+            }
+        }
+        CompanyAction::List { json } => {
+            let all = company::list(&db).await.map_err(|e| e.message())?;
+            if json {
+                for s in &all {
+                    let c = &s.company;
+                    let line = serde_json::json!({
+                        "slug": c.slug, "name": c.name, "id": c.id, "process": c.plugin_set.as_deref().unwrap_or("default"),
+                        "timeZone": c.time_zone, "currency": c.currency, "createdAt": c.created_at,
+                        "disabledAt": c.disabled_at, "members": s.members, "activeMembers": s.active_members,
+                    });
+                    println!("{line}");
+                }
+            } else {
+                println!(
+                    "{:<24} {:<32} {:<10} {:>8} {:>7}  {:<16} created",
+                    "slug", "name", "process", "members", "active", "state"
+                );
+                for s in &all {
+                    let c = &s.company;
+                    let state = c.disabled_at.map_or_else(
+                        || "enabled".to_owned(),
+                        |t| format!("disabled {}", t.format("%Y-%m-%d")),
+                    );
+                    let name: String = c.name.chars().take(32).collect();
+                    println!(
+                        "{:<24} {:<32} {:<10} {:>8} {:>7}  {:<16} {}",
+                        c.slug,
+                        name,
+                        c.plugin_set.as_deref().unwrap_or("default"),
+                        s.members,
+                        s.active_members,
+                        state,
+                        c.created_at.format("%Y-%m-%d")
+                    );
+                }
+                println!("{} {}", all.len(), if all.len() == 1 { "company" } else { "companies" });
+            }
+        }
+        CompanyAction::Disable { slug } => {
+            let c = company::set_disabled(&db, &slug, true).await.map_err(|e| e.message())?;
+            println!(
+                "{} is disabled: its members are refused until `sfa company enable {}`",
+                c.slug, c.slug
+            );
+        }
+        CompanyAction::Enable { slug } => {
+            let c = company::set_disabled(&db, &slug, false)
+                .await
+                .map_err(|e| e.message())?;
+            println!("{} is enabled", c.slug);
+        }
+        CompanyAction::Delete { slug, confirm } => {
+            let confirm = confirm.unwrap_or_default();
+            let deleted = company::delete(&db, &slug, &confirm).await.map_err(|e| e.message())?;
+            println!(
+                "deleted {} ({:?}) and all its data: {} rows",
+                deleted.company.slug, deleted.company.name, deleted.rows
+            );
+        }
+    }
+    Ok(())
+}
+
+/// `sfa member …`.
+pub async fn member(config: &Config, action: crate::cli::MemberAction) -> Result<(), String> {
+    let crate::cli::MemberAction::SetPassword {
+        company,
+        email,
+        password_stdin,
+    } = action;
+    let password = if password_stdin {
+        Some(password_from_stdin()?)
+    } else {
+        None
+    };
+    let db = open(config).await?;
+    let set = crate::service::company::set_password(&db, &company, &email, password)
+        .await
+        .map_err(|e| e.message())?;
+    println!(
+        "the password of {} ({company}) is set; the member is active and signed out everywhere",
+        set.member.email
+    );
+    if let Some(p) = &set.password {
+        println!("one-time password: {p}   (shown once)");
+        println!("{}", login_hint(config, &set.member.email, p, &company));
+    }
+    Ok(())
+}
+
 /// An import from the command line.
 pub struct ImportJob {
     /// `customers`, `contacts`, `products`, `sales-records` or `touchpoints`.
@@ -159,7 +324,7 @@ pub async fn import(config: &Config, job: ImportJob) -> Result<(), String> {
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
     let kind = ImportKind::parse(&job.kind).ok_or_else(|| {
         format!(
-            "unknown kind `{}` (customers, contacts, products, sales-records, touchpoints)",
+            "unknown kind `{}` (customers, contacts, products, sales-records, touchpoints, deals, deal-stage-history)",
             job.kind
         )
     })?;

@@ -17,6 +17,8 @@ pub struct AppState {
     pub keys: TokenKeys,
     /// The GraphQL schema.
     pub schema: AppSchema,
+    /// The operator API's schema (served only with `operator_key`).
+    pub operator: crate::graphql::operator::OperatorSchema,
     /// Every company's compiled plugin set.
     pub plugins: Arc<Plugins>,
     /// Live events for subscriptions (across replicas on PostgreSQL).
@@ -220,11 +222,13 @@ impl AppState {
         let config = Arc::new(config);
         let schema =
             crate::graphql::build_schema(db.clone(), config.clone(), keys.clone(), plugins.clone(), bus.clone());
+        let operator = crate::graphql::operator::build(db.clone(), plugins.clone());
         Ok(Self {
             db,
             config,
             keys,
             schema,
+            operator,
             plugins,
             bus,
             metrics,

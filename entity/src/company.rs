@@ -11,7 +11,7 @@ pub struct Model {
     pub id: Uuid,
     /// Display name.
     pub name: String,
-    /// Short unique handle, used to name the company's plugin folder.
+    /// Short unique handle: members name their company with it when they log in.
     pub slug: String,
     /// Name of the company's own folder under `plugins/`; `None` uses `default`.
     pub plugin_set: Option<String>,
@@ -26,6 +26,8 @@ pub struct Model {
     pub created_at: DateTimeUtc,
     /// When the row was last changed (UTC).
     pub updated_at: DateTimeUtc,
+    /// Set while the operator has disabled the company: its members are refused.
+    pub disabled_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -49,6 +49,8 @@ pub struct Model {
     pub updated_at: DateTimeUtc,
     /// Set when soft-deleted; such rows are hidden from the API.
     pub deleted_at: Option<DateTimeUtc>,
+    /// The deal's code in the system it was imported from.
+    pub external_code: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -18,6 +18,8 @@ mod m20261124_000011_create_webhook;
 mod m20261124_000012_add_import_codes;
 mod m20261124_000013_create_question;
 mod m20261202_000014_sessions_and_company_emails;
+mod m20261203_000015_add_company_disabled_at;
+mod m20261203_000016_add_deal_code;
 
 /// Every migration of the server, oldest first.
 pub struct Migrator;
@@ -40,6 +42,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000012_add_import_codes::Migration),
             Box::new(m20261124_000013_create_question::Migration),
             Box::new(m20261202_000014_sessions_and_company_emails::Migration),
+            Box::new(m20261203_000015_add_company_disabled_at::Migration),
+            Box::new(m20261203_000016_add_deal_code::Migration),
         ]
     }
 }

@@ -168,6 +168,7 @@ pub async fn generate(db: &DatabaseConnection, size: Size, seed: u64) -> AppResu
         settings: Set(serde_json::json!({})),
         created_at: Set(start),
         updated_at: Set(start),
+        disabled_at: Set(None),
     }
     .insert(db)
     .await?;
@@ -419,6 +420,7 @@ pub async fn generate(db: &DatabaseConnection, size: Size, seed: u64) -> AppResu
             created_at: Set(created),
             updated_at: Set(t),
             deleted_at: Set(None),
+            external_code: Set(None),
         });
         deal_members.hold(deal_member::ActiveModel {
             deal_id: Set(id),

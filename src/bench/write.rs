@@ -115,6 +115,7 @@ async fn setup(db: &DatabaseConnection, plugins: &Plugins, busy: bool) -> AppRes
             settings: json!({}),
             created_at: t,
             updated_at: t,
+            disabled_at: None,
         }
         .into_active_model()
         .reset_all(),
@@ -214,6 +215,7 @@ async fn setup(db: &DatabaseConnection, plugins: &Plugins, busy: bool) -> AppRes
                 created_at: t,
                 updated_at: t,
                 deleted_at: None,
+                external_code: None,
             }
             .into_active_model()
             .reset_all(),

@@ -17,8 +17,9 @@ pub struct ImportMutation;
 
 #[Object]
 impl ImportMutation {
-    /// Imports customers, contacts, products, sales records or touchpoints
-    /// from the sales-management system, matched by its codes: a file sent
+    /// Imports customers, contacts, products, sales records, touchpoints,
+    /// deals or deals' stage history from the sales-management system or
+    /// another SFA, matched by their codes: a file sent
     /// as a multipart upload (`file`), or its text (`text`). A file with bad
     /// rows imports nothing unless `skipBadRows`; `dryRun` only reports.
     /// Importing the same file again changes nothing (admins).

@@ -19,6 +19,7 @@ pub mod limits;
 pub mod loader;
 pub mod misc;
 pub mod notification;
+pub mod operator;
 pub mod org;
 pub mod pipeline;
 pub mod process;

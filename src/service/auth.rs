@@ -190,6 +190,13 @@ pub async fn login(
             ));
         }
     };
+    // Only after the password matched: whether a company is disabled tells
+    // nothing to someone guessing.
+    let company = entity::company::Entity::find_by_id(member.company_id)
+        .one(db)
+        .await?
+        .ok_or(AppError::NotFound("Company"))?;
+    super::company::ensure_enabled(&company)?;
     login_failure::Entity::delete_many()
         .filter(login_failure::Column::Email.eq(email))
         .filter(login_failure::Column::Client.eq(client.key()))
@@ -330,6 +337,7 @@ async fn actor_in(
     company: &entity::company::Model,
     api_key: Option<(uuid::Uuid, super::access::ApiKeyScope)>,
 ) -> AppResult<Actor> {
+    super::company::ensure_enabled(company)?;
     let reach = super::access::reach(db, m, company).await?;
     Ok(Actor {
         member_id: m.id,

@@ -158,6 +158,7 @@ pub async fn create(db: &impl ConnectionTrait, actor: &Actor, f: NewDeal) -> App
         created_at: Set(t),
         updated_at: Set(t),
         deleted_at: Set(None),
+        external_code: Set(None),
     };
     let deal = insert_audited(db, actor, am).await?;
     record_stage(db, actor, &deal, None).await?;

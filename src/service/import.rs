@@ -12,7 +12,11 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
-use entity::{contact, customer, enums::CustomerStatus, member, product, sales_record, touchpoint};
+use entity::{
+    contact, customer, deal, deal_member, deal_stage_history,
+    enums::{CustomerStatus, DealStatus, PeriodKind, Role},
+    member, product, sales_record, target, team, touchpoint,
+};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, Iterable, QueryFilter, QuerySelect,
 };
@@ -42,6 +46,19 @@ pub enum ImportKind {
     SalesRecords,
     /// `ref`, `customer_code`, `contact_code`, `kind`, `occurred_at`, `title`, `url`, `source`.
     Touchpoints,
+    /// `code`, `customer_code`, `name`, `stage`, `owner_email`, `amount`, `expected_close`,
+    /// `status`, `created_at`, `closed_at`, `lost_reason`, `origin`, `description`.
+    Deals,
+    /// `deal_code`, `to_stage`, `changed_at`, `from_stage`, `changed_by_email`: every
+    /// stage a deal went through, oldest first; replaces the history of each deal named.
+    DealStageHistory,
+    /// `name`, `parent`, `manager_email`: teams by name.
+    Teams,
+    /// `email`, `name`, `role`, `team`, `active`: members by e-mail, without
+    /// passwords (an admin gives each one with `resetMemberPassword`).
+    Members,
+    /// `period_start`, `metric`, `value`, `member_email`, `team`, `period_kind`.
+    Targets,
 }
 
 impl ImportKind {
@@ -53,6 +70,11 @@ impl ImportKind {
             "products" => Self::Products,
             "sales_records" | "sales" => Self::SalesRecords,
             "touchpoints" => Self::Touchpoints,
+            "deals" | "opportunities" => Self::Deals,
+            "deal_stage_history" | "stage_history" | "opportunity_history" => Self::DealStageHistory,
+            "teams" => Self::Teams,
+            "members" | "users" => Self::Members,
+            "targets" | "quotas" => Self::Targets,
             _ => return None,
         })
     }
@@ -85,6 +107,38 @@ impl ImportKind {
                 &["ref", "customer_code", "kind", "occurred_at"],
                 &["contact_code", "title", "url", "source"],
             ),
+            Self::Deals => (
+                &["code", "customer_code", "name", "stage", "owner_email"],
+                &[
+                    "amount",
+                    "expected_close",
+                    "status",
+                    "created_at",
+                    "closed_at",
+                    "lost_reason",
+                    "origin",
+                    "description",
+                ],
+            ),
+            Self::DealStageHistory => (
+                &["deal_code", "to_stage", "changed_at"],
+                &["from_stage", "changed_by_email"],
+            ),
+            Self::Teams => (&["name"], &["parent", "manager_email"]),
+            Self::Members => (&["email", "name"], &["role", "team", "active"]),
+            Self::Targets => (
+                &["period_start", "metric", "value"],
+                &["member_email", "team", "period_kind"],
+            ),
+        }
+    }
+
+    /// The column no two rows of a file may share (a deal's history has many rows per deal).
+    fn unique_key(self) -> Option<&'static str> {
+        match self {
+            // Keyed by several columns, checked where they are read.
+            Self::DealStageHistory | Self::Targets => None,
+            other => Some(other.columns().0[0]),
         }
     }
 }
@@ -440,6 +494,15 @@ impl<'a> Cells<'a> {
         }
     }
 
+    /// The id `map` holds for `name` (a team by its name); a problem when none.
+    fn lookup_name(&mut self, name: &str, map: &HashMap<String, Uuid>, what: &str) -> Option<Uuid> {
+        let found = map.get(name).copied();
+        if found.is_none() {
+            self.problem(what, format_args!("no {what} is named `{name}`"));
+        }
+        found
+    }
+
     /// The member whose e-mail is in `col`.
     fn member(&mut self, col: &str, members: &HashMap<String, Uuid>) -> Option<Uuid> {
         let email = self.opt(col, 320)?;
@@ -598,8 +661,8 @@ pub async fn run(
     let mut bad: HashSet<usize> = HashSet::new();
     let mut seen: HashMap<String, usize> = HashMap::new();
     // A key twice in one file: the second is an error (which one wins is not guessable).
-    let key_col = kind.columns().0[0];
     for r in &rows {
+        let Some(key_col) = kind.unique_key() else { break };
         if let Some(k) = r.cells.get(key_col)
             && let Some(first) = seen.insert(k.clone(), r.line)
         {
@@ -620,6 +683,11 @@ pub async fn run(
         ImportKind::Products => products(db, actor, &file, &mut report).await?,
         ImportKind::SalesRecords => sales_records(db, actor, &file, &mut report).await?,
         ImportKind::Touchpoints => touchpoints(db, actor, &file, &mut report).await?,
+        ImportKind::Deals => deals(db, actor, &file, &mut report).await?,
+        ImportKind::DealStageHistory => stage_history(db, actor, &file, &mut report).await?,
+        ImportKind::Teams => teams(db, actor, &file, &mut report).await?,
+        ImportKind::Members => members(db, actor, &file, &mut report).await?,
+        ImportKind::Targets => targets(db, actor, &file, &mut report).await?,
     };
     report.errors.sort_by_key(|e| e.line);
     if report.error_count > 0 {
@@ -654,6 +722,29 @@ enum Writes {
     Products(Plan<product::Model>),
     SalesRecords(Plan<sales_record::Model>),
     Touchpoints(Plan<touchpoint::Model>),
+    Deals(Plan<deal::Model>, DealRows),
+    History(History),
+    Teams(Plan<team::Model>),
+    Members(Plan<member::Model>),
+    Targets(Plan<target::Model>),
+}
+
+/// What a deals import writes beside the deals: the first stage of each new
+/// deal in its history, its owner as a member, and a move for each deal
+/// whose stage the file changes.
+#[derive(Default)]
+struct DealRows {
+    history: Vec<deal_stage_history::Model>,
+    members: Vec<deal_member::Model>,
+}
+
+/// A stage-history import: the deals whose history is replaced, their new
+/// rows, and when each entered the stage it is in.
+#[derive(Default)]
+struct History {
+    replaced: Vec<Uuid>,
+    rows: Vec<deal_stage_history::Model>,
+    entered: Vec<(Uuid, DateTime<Utc>)>,
 }
 
 impl Writes {
@@ -664,6 +755,31 @@ impl Writes {
             Self::Products(p) => write::<product::Entity, product::ActiveModel>(db, p).await,
             Self::SalesRecords(p) => write::<sales_record::Entity, sales_record::ActiveModel>(db, p).await,
             Self::Touchpoints(p) => write::<touchpoint::Entity, touchpoint::ActiveModel>(db, p).await,
+            Self::Deals(p, rows) => {
+                write::<deal::Entity, deal::ActiveModel>(db, p).await?;
+                insert_all::<deal_stage_history::Entity, deal_stage_history::ActiveModel>(db, rows.history).await?;
+                insert_all::<deal_member::Entity, deal_member::ActiveModel>(db, rows.members).await
+            }
+            Self::Teams(p) => write::<team::Entity, team::ActiveModel>(db, p).await,
+            Self::Members(p) => write::<member::Entity, member::ActiveModel>(db, p).await,
+            Self::Targets(p) => write::<target::Entity, target::ActiveModel>(db, p).await,
+            Self::History(h) => {
+                for chunk in h.replaced.chunks(LOOKUP_CHUNK) {
+                    deal_stage_history::Entity::delete_many()
+                        .filter(deal_stage_history::Column::DealId.is_in(chunk.iter().copied()))
+                        .exec(db)
+                        .await?;
+                }
+                insert_all::<deal_stage_history::Entity, deal_stage_history::ActiveModel>(db, h.rows).await?;
+                for (id, at) in h.entered {
+                    deal::Entity::update_many()
+                        .col_expr(deal::Column::StageEnteredAt, sea_orm::sea_query::Expr::val(at))
+                        .filter(deal::Column::Id.eq(id))
+                        .exec(db)
+                        .await?;
+                }
+                Ok(())
+            }
         }
     }
 }
@@ -688,6 +804,24 @@ where
         m.into_active_model().reset_all().update(db).await?;
     }
     Ok(())
+}
+
+/// Inserts new rows, as many per statement as the bound values allow.
+async fn insert_all<E, A>(db: &impl ConnectionTrait, rows: Vec<E::Model>) -> AppResult<()>
+where
+    E: EntityTrait,
+    A: ActiveModelTrait<Entity = E> + sea_orm::ActiveModelBehavior + Send,
+    E::Model: IntoActiveModel<A>,
+{
+    write::<E, A>(
+        db,
+        Plan {
+            creates: rows,
+            updates: Vec::new(),
+            unchanged: 0,
+        },
+    )
+    .await
 }
 
 /// Counts a planned row into the report.
@@ -1094,6 +1228,678 @@ async fn touchpoints(db: &impl ConnectionTrait, actor: &Actor, file: &File, repo
         count(&mut plan, report, before, m);
     }
     Ok(Writes::Touchpoints(plan))
+}
+
+/// The stage `col` names, if the company's process has it.
+fn stage_cell<'a>(c: &mut Cells<'_>, actor: &'a Actor, col: &str) -> Option<&'a crate::plugins::Stage> {
+    let key = c.opt(col, 64)?;
+    let found = actor.plugins.process.stage(&key);
+    if found.is_none() {
+        let keys: Vec<&str> = actor.plugins.process.stages.iter().map(|s| s.key.as_str()).collect();
+        c.problem(
+            col,
+            format_args!("`{key}` is not a stage of the company's process ({})", keys.join(", ")),
+        );
+    }
+    found
+}
+
+/// A time of the past (or now): refused when it lies in the future.
+fn past(c: &mut Cells<'_>, col: &str, tz: chrono_tz::Tz, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let at = c.instant(col, tz)?;
+    if at > t + chrono::Duration::minutes(5) {
+        c.problem(col, format_args!("`{}` is in the future", c.row.cells[col]));
+        return None;
+    }
+    Some(at)
+}
+
+async fn deals(db: &impl ConnectionTrait, actor: &Actor, file: &File, report: &mut Report) -> AppResult<Writes> {
+    use crate::plugins::StageOutcome;
+    let codes = unique(file.rows.iter().filter_map(|r| r.cells.get("code")));
+    let found = existing::<deal::Entity>(db, actor.company_id, deal::Column::ExternalCode, &codes, |d| {
+        d.external_code.clone()
+    })
+    .await?;
+    let customers = customer_ids(db, actor, &file.rows).await?;
+    let members = member_ids(db, actor).await?;
+    let t = now();
+    let tz = actor.time_zone;
+    let mut plan = Plan::new();
+    let mut rows = DealRows::default();
+    for r in &file.rows {
+        let mut c = Cells::new(r, &file.columns);
+        let code = c.req("code", 64);
+        let name = c.req("name", 200);
+        c.req("customer_code", 64);
+        let customer_id = c.lookup("customer_code", &customers, "customer");
+        c.req("owner_email", 320);
+        let owner = c.member("owner_email", &members);
+        if !r.cells.contains_key("stage") {
+            c.problem("stage", "is empty");
+        }
+        let stage = stage_cell(&mut c, actor, "stage");
+        let amount = c.int("amount");
+        if amount.is_some_and(|a| a < 0) {
+            c.problem("amount", "must not be negative");
+        }
+        let expected_close = r
+            .cells
+            .contains_key("expected_close")
+            .then(|| c.date("expected_close"))
+            .flatten();
+        let status = match c.opt("status", 16).map(|s| s.to_ascii_lowercase()).as_deref() {
+            None => None,
+            Some("open") => Some(DealStatus::Open),
+            Some("won" | "closed won" | "closed_won") => Some(DealStatus::Won),
+            Some("lost" | "closed lost" | "closed_lost") => Some(DealStatus::Lost),
+            Some(other) => {
+                c.problem("status", format_args!("`{other}` is not open, won or lost"));
+                None
+            }
+        };
+        let created_at = r
+            .cells
+            .contains_key("created_at")
+            .then(|| past(&mut c, "created_at", tz, t))
+            .flatten();
+        let closed_at = r
+            .cells
+            .contains_key("closed_at")
+            .then(|| past(&mut c, "closed_at", tz, t))
+            .flatten();
+        let lost_reason = c.field("lost_reason", 500);
+        let origin = c.field("origin", 64);
+        let description = c.field("description", super::validate::LONG_TEXT);
+        // The stage decides the status; a status column must agree with it.
+        let outcome = stage.map(|s| match s.outcome {
+            StageOutcome::Open => DealStatus::Open,
+            StageOutcome::Won => DealStatus::Won,
+            StageOutcome::Lost => DealStatus::Lost,
+        });
+        if let (Some(given), Some(by_stage), Some(stage)) = (status, outcome, stage)
+            && given != by_stage
+        {
+            c.problem(
+                "status",
+                format_args!(
+                    "`{}` does not fit the stage `{}`, which is {}",
+                    given.as_str(),
+                    stage.key,
+                    by_stage.as_str()
+                ),
+            );
+        }
+        let before = found.get(&code);
+        if before.is_some_and(|b| b.deleted_at.is_some()) {
+            c.problem(
+                "code",
+                format_args!("deal `{code}` was deleted here; give it a new code"),
+            );
+        }
+        let created = created_at.or(before.map(|b| b.created_at)).unwrap_or(t);
+        let closed = outcome.is_some_and(|o| o != DealStatus::Open);
+        let closed_time = closed_at.or(before.and_then(|b| b.closed_at));
+        if closed && closed_time.is_none() {
+            c.problem("closed_at", "a won or lost deal needs the time it was won or lost");
+        }
+        if let Some(at) = closed_time
+            && closed
+            && at < created
+        {
+            c.problem("closed_at", "is before the deal was created (created_at)");
+        }
+        if let Err(msg) = c.done() {
+            report.error(r.line, msg);
+            continue;
+        }
+        // Each of these missing has been reported as a problem above.
+        let (Some(stage), Some(status), Some(customer_id), Some(owner)) = (stage, outcome, customer_id, owner) else {
+            continue;
+        };
+        let closed_at = if closed { closed_time } else { None };
+        let mut m = before.cloned().unwrap_or_else(|| deal::Model {
+            id: new_id(),
+            company_id: actor.company_id,
+            customer_id,
+            owner_id: owner,
+            name: String::new(),
+            stage: stage.key.clone(),
+            stage_entered_at: created,
+            amount: None,
+            expected_close_date: None,
+            status,
+            lost_reason: None,
+            origin: None,
+            description: None,
+            closed_at: None,
+            last_activity_at: None,
+            quality_maintainer_id: None,
+            version: 1,
+            created_at: created,
+            updated_at: t,
+            deleted_at: None,
+            external_code: Some(code.clone()),
+        });
+        m.customer_id = customer_id;
+        m.owner_id = owner;
+        m.name = name;
+        m.status = status;
+        m.closed_at = closed_at;
+        m.created_at = created;
+        if file.columns.contains("amount") {
+            m.amount = amount;
+        }
+        if file.columns.contains("expected_close") {
+            m.expected_close_date = expected_close;
+        }
+        for (field, value) in [
+            (&mut m.lost_reason, lost_reason),
+            (&mut m.origin, origin),
+            (&mut m.description, description),
+        ] {
+            if let Some(v) = value {
+                *field = v;
+            }
+        }
+        let moved_from = (m.stage != stage.key).then(|| m.stage.clone());
+        if let Some(from) = moved_from {
+            // A move the file records: at the close for a closed deal, else now.
+            let at = closed_at.unwrap_or(t);
+            m.stage = stage.key.clone();
+            m.stage_entered_at = at;
+            rows.history.push(deal_stage_history::Model {
+                id: new_id(),
+                company_id: actor.company_id,
+                deal_id: m.id,
+                from_stage: Some(from),
+                to_stage: m.stage.clone(),
+                changed_by: owner,
+                changed_at: at,
+            });
+        }
+        if before.is_none() {
+            rows.history.push(deal_stage_history::Model {
+                id: new_id(),
+                company_id: actor.company_id,
+                deal_id: m.id,
+                from_stage: None,
+                to_stage: m.stage.clone(),
+                changed_by: owner,
+                changed_at: m.stage_entered_at,
+            });
+            rows.members.push(deal_member::Model {
+                deal_id: m.id,
+                member_id: owner,
+                company_id: actor.company_id,
+                role: None,
+                added_at: t,
+            });
+        }
+        if before.is_some_and(|b| *b != m) {
+            m.version += 1;
+            m.updated_at = t;
+        }
+        count(&mut plan, report, before, m);
+    }
+    Ok(Writes::Deals(plan, rows))
+}
+
+/// One row of a deal's history, checked.
+struct Move {
+    line: usize,
+    from: Option<String>,
+    to: String,
+    at: DateTime<Utc>,
+    by: Option<Uuid>,
+}
+
+async fn stage_history(
+    db: &impl ConnectionTrait,
+    actor: &Actor,
+    file: &File,
+    report: &mut Report,
+) -> AppResult<Writes> {
+    let codes = unique(file.rows.iter().filter_map(|r| r.cells.get("deal_code")));
+    let found = existing::<deal::Entity>(db, actor.company_id, deal::Column::ExternalCode, &codes, |d| {
+        d.external_code.clone()
+    })
+    .await?;
+    let members = member_ids(db, actor).await?;
+    let t = now();
+    // Each deal's rows in file order, checked one by one.
+    let mut by_deal: Vec<(String, Vec<Move>)> = Vec::new();
+    let mut index: HashMap<String, usize> = HashMap::new();
+    let mut bad_deals: HashSet<String> = HashSet::new();
+    for r in &file.rows {
+        let mut c = Cells::new(r, &file.columns);
+        let code = c.req("deal_code", 64);
+        let deal = found.get(&code).filter(|d| d.deleted_at.is_none());
+        if !code.is_empty() && deal.is_none() {
+            c.problem(
+                "deal_code",
+                format_args!("no deal has the code `{code}` (import the deals first)"),
+            );
+        }
+        if !r.cells.contains_key("to_stage") {
+            c.problem("to_stage", "is empty");
+        }
+        let to = stage_cell(&mut c, actor, "to_stage").map(|s| s.key.clone());
+        let from = stage_cell(&mut c, actor, "from_stage").map(|s| s.key.clone());
+        let at = past(&mut c, "changed_at", actor.time_zone, t);
+        let by = c.member("changed_by_email", &members);
+        let slot = *index.entry(code.clone()).or_insert_with(|| {
+            by_deal.push((code.clone(), Vec::new()));
+            by_deal.len() - 1
+        });
+        let moves = &by_deal[slot].1;
+        if let (Some(at), Some(prev)) = (at, moves.last()) {
+            if at < prev.at {
+                c.problem(
+                    "changed_at",
+                    format_args!("goes back in time: before the deal's previous row (line {})", prev.line),
+                );
+            }
+            if let Some(f) = &from
+                && *f != prev.to
+            {
+                c.problem(
+                    "from_stage",
+                    format_args!(
+                        "`{f}` is not where the previous row (line {}) left the deal (`{}`)",
+                        prev.line, prev.to
+                    ),
+                );
+            }
+        }
+        if moves.is_empty()
+            && let (Some(at), Some(d)) = (at, deal)
+            && at < d.created_at
+        {
+            c.problem("changed_at", "is before the deal was created (its created_at)");
+        }
+        let problems = std::mem::take(&mut c.problems);
+        match (to, at, problems.is_empty()) {
+            (Some(to), Some(at), true) => by_deal[slot].1.push(Move {
+                line: r.line,
+                from,
+                to,
+                at,
+                by,
+            }),
+            _ => {
+                report.error(r.line, problems.join("; "));
+                bad_deals.insert(code);
+            }
+        }
+    }
+    let mut out = History::default();
+    let ids: Vec<Uuid> = by_deal
+        .iter()
+        .filter_map(|(code, _)| found.get(code).map(|d| d.id))
+        .collect();
+    let mut current: HashMap<Uuid, Vec<deal_stage_history::Model>> = HashMap::new();
+    for chunk in ids.chunks(LOOKUP_CHUNK) {
+        let rows = deal_stage_history::Entity::find()
+            .filter(deal_stage_history::Column::CompanyId.eq(actor.company_id))
+            .filter(deal_stage_history::Column::DealId.is_in(chunk.iter().copied()))
+            .all(db)
+            .await?;
+        for h in rows {
+            current.entry(h.deal_id).or_default().push(h);
+        }
+    }
+    for (code, moves) in by_deal {
+        let Some(deal) = found.get(&code) else { continue };
+        let Some(last) = moves.last() else { continue };
+        if bad_deals.contains(&code) {
+            // Part of this deal's history is bad: none of it is imported.
+            for m in &moves {
+                report.error(
+                    m.line,
+                    format!("deal_code: another row of deal `{code}` is bad, so its history is left as it was"),
+                );
+            }
+            continue;
+        }
+        if last.to != deal.stage {
+            report.error(
+                last.line,
+                format!(
+                    "to_stage: the deal `{code}` is now in `{}`; its history must end there",
+                    deal.stage
+                ),
+            );
+            continue;
+        }
+        let mut before = current.remove(&deal.id).unwrap_or_default();
+        before.sort_by_key(|h| (h.changed_at, h.id));
+        let same = before.len() == moves.len()
+            && before.iter().zip(&moves).enumerate().all(|(i, (h, m))| {
+                let from = if i == 0 {
+                    m.from.as_ref()
+                } else {
+                    Some(&moves[i - 1].to)
+                };
+                h.to_stage == m.to && h.changed_at == m.at && h.from_stage.as_ref() == from
+            });
+        if same {
+            report.unchanged += moves.len();
+            continue;
+        }
+        report.created += moves.len();
+        out.replaced.push(deal.id);
+        let mut prev: Option<String> = None;
+        for m in &moves {
+            out.rows.push(deal_stage_history::Model {
+                id: new_id(),
+                company_id: actor.company_id,
+                deal_id: deal.id,
+                // The first row may start mid-way (from a stage the file has no row for).
+                from_stage: prev.clone().or_else(|| m.from.clone()),
+                to_stage: m.to.clone(),
+                changed_by: m.by.unwrap_or(deal.owner_id),
+                changed_at: m.at,
+            });
+            prev = Some(m.to.clone());
+        }
+        out.entered.push((deal.id, last.at));
+    }
+    Ok(Writes::History(out))
+}
+
+/// The company's live teams by name.
+async fn teams_by_name(db: &impl ConnectionTrait, actor: &Actor) -> AppResult<HashMap<String, team::Model>> {
+    let rows = team::Entity::find()
+        .filter(team::Column::CompanyId.eq(actor.company_id))
+        .filter(team::Column::DeletedAt.is_null())
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().map(|t| (t.name.clone(), t)).collect())
+}
+
+async fn teams(db: &impl ConnectionTrait, actor: &Actor, file: &File, report: &mut Report) -> AppResult<Writes> {
+    let found = teams_by_name(db, actor).await?;
+    let people = member::Entity::find()
+        .filter(member::Column::CompanyId.eq(actor.company_id))
+        .all(db)
+        .await?;
+    let by_email: HashMap<String, &member::Model> = people.iter().map(|m| (m.email.clone(), m)).collect();
+    let t = now();
+    // Every team the file names gets its id first, so that a parent may come later in the file.
+    let mut ids: HashMap<String, Uuid> = found.iter().map(|(n, t)| (n.clone(), t.id)).collect();
+    for r in &file.rows {
+        if let Some(name) = r.cells.get("name") {
+            ids.entry(name.clone()).or_insert_with(new_id);
+        }
+    }
+    let mut planned: Vec<(usize, Option<&team::Model>, team::Model)> = Vec::new();
+    for r in &file.rows {
+        let mut c = Cells::new(r, &file.columns);
+        let name = c.req("name", 200);
+        let parent = c.field("parent", 200).map(|p| {
+            p.and_then(|p| match ids.get(&p) {
+                Some(id) if p != name => Some(*id),
+                Some(_) => {
+                    c.problem("parent", "a team cannot be its own parent");
+                    None
+                }
+                None => {
+                    c.problem("parent", format_args!("no team is named `{p}`"));
+                    None
+                }
+            })
+        });
+        let manager = c.field("manager_email", 320).map(|e| {
+            e.and_then(|e| match by_email.get(&e.to_lowercase()) {
+                Some(m) if m.role == Role::Rep => {
+                    c.problem(
+                        "manager_email",
+                        format_args!("`{e}` is a rep; a team is led by a manager or an admin"),
+                    );
+                    None
+                }
+                Some(m) => Some(m.id),
+                None => {
+                    c.problem("manager_email", format_args!("no member has the e-mail `{e}`"));
+                    None
+                }
+            })
+        });
+        if let Err(msg) = c.done() {
+            report.error(r.line, msg);
+            continue;
+        }
+        let before = found.get(&name);
+        let mut m = before.cloned().unwrap_or_else(|| team::Model {
+            id: ids[&name],
+            company_id: actor.company_id,
+            parent_id: None,
+            name: name.clone(),
+            manager_id: None,
+            created_at: t,
+            updated_at: t,
+            deleted_at: None,
+        });
+        if let Some(p) = parent {
+            m.parent_id = p;
+        }
+        if let Some(mgr) = manager {
+            m.manager_id = mgr;
+        }
+        if before.is_some_and(|b| *b != m) {
+            m.updated_at = t;
+        }
+        planned.push((r.line, before, m));
+    }
+    // The hierarchy the import would leave must have no cycle.
+    let mut parent_of: HashMap<Uuid, Option<Uuid>> = found.values().map(|t| (t.id, t.parent_id)).collect();
+    for (_, _, m) in &planned {
+        parent_of.insert(m.id, m.parent_id);
+    }
+    let mut plan = Plan::new();
+    for (line, before, m) in planned {
+        let mut seen = HashSet::from([m.id]);
+        let mut at = m.parent_id;
+        let mut cycle = false;
+        while let Some(p) = at {
+            if !seen.insert(p) {
+                cycle = true;
+                break;
+            }
+            at = parent_of.get(&p).copied().flatten();
+        }
+        if cycle {
+            report.error(line, format!("parent: `{}` would be among its own parents", m.name));
+            continue;
+        }
+        count(&mut plan, report, before, m);
+    }
+    Ok(Writes::Teams(plan))
+}
+
+/// What a member imported without a password has: no password opens it
+/// (not a PHC string), until an admin sets one with `resetPassword`.
+const NO_PASSWORD: &str = "!imported";
+
+async fn members(db: &impl ConnectionTrait, actor: &Actor, file: &File, report: &mut Report) -> AppResult<Writes> {
+    let people = member::Entity::find()
+        .filter(member::Column::CompanyId.eq(actor.company_id))
+        .all(db)
+        .await?;
+    let found: HashMap<String, member::Model> = people.into_iter().map(|m| (m.email.clone(), m)).collect();
+    let teams: HashMap<String, Uuid> = teams_by_name(db, actor)
+        .await?
+        .into_iter()
+        .map(|(n, t)| (n, t.id))
+        .collect();
+    let t = now();
+    let mut plan = Plan::new();
+    for r in &file.rows {
+        let mut c = Cells::new(r, &file.columns);
+        let raw = c.req("email", 320);
+        let email = super::members::email(&raw).unwrap_or_else(|e| {
+            if !raw.is_empty() {
+                c.problem("email", e.message());
+            }
+            String::new()
+        });
+        let name = c.req("name", 200);
+        let role = match c.opt("role", 16).map(|s| s.to_ascii_lowercase()).as_deref() {
+            None => None,
+            Some("rep" | "sales" | "member") => Some(Role::Rep),
+            Some("manager") => Some(Role::Manager),
+            Some("admin") => Some(Role::Admin),
+            Some(other) => {
+                c.problem("role", format_args!("`{other}` is not rep, manager or admin"));
+                None
+            }
+        };
+        let team = c
+            .field("team", 200)
+            .map(|name| name.and_then(|n| c.lookup_name(&n, &teams, "team")));
+        let active = c.flag("active");
+        let before = found.get(&email);
+        if before.is_some_and(|b| b.id == actor.member_id)
+            && (role.is_some_and(|r| r != Role::Admin) || active == Some(false))
+        {
+            c.problem(
+                "email",
+                "this is you: an import does not take away your own admin rights",
+            );
+        }
+        if let Err(msg) = c.done() {
+            report.error(r.line, msg);
+            continue;
+        }
+        let mut m = before.cloned().unwrap_or_else(|| member::Model {
+            id: new_id(),
+            company_id: actor.company_id,
+            team_id: None,
+            email: email.clone(),
+            name: String::new(),
+            role: Role::Rep,
+            password_hash: NO_PASSWORD.to_owned(),
+            active: true,
+            token_version: 0,
+            created_at: t,
+            updated_at: t,
+        });
+        m.name = name;
+        if let Some(role) = role {
+            m.role = role;
+        }
+        if let Some(team) = team {
+            m.team_id = team;
+        }
+        if let Some(active) = active {
+            m.active = active;
+        }
+        if let Some(b) = before
+            && *b != m
+        {
+            // A new role or a deactivation ends the member's sessions.
+            if b.role != m.role || b.active != m.active {
+                m.token_version += 1;
+            }
+            m.updated_at = t;
+        }
+        count(&mut plan, report, before, m);
+    }
+    Ok(Writes::Members(plan))
+}
+
+async fn targets(db: &impl ConnectionTrait, actor: &Actor, file: &File, report: &mut Report) -> AppResult<Writes> {
+    let members = member_ids(db, actor).await?;
+    let teams: HashMap<String, Uuid> = teams_by_name(db, actor)
+        .await?
+        .into_iter()
+        .map(|(n, t)| (n, t.id))
+        .collect();
+    let found: Vec<target::Model> = target::Entity::find()
+        .filter(target::Column::CompanyId.eq(actor.company_id))
+        .all(db)
+        .await?;
+    type Key = (Option<Uuid>, Option<Uuid>, PeriodKind, NaiveDate, String);
+    let key_of =
+        |t: &target::Model| -> Key { (t.member_id, t.team_id, t.period_kind, t.period_start, t.metric.clone()) };
+    let found: HashMap<Key, target::Model> = found.into_iter().map(|t| (key_of(&t), t)).collect();
+    let mut seen: HashMap<Key, usize> = HashMap::new();
+    let t = now();
+    let mut plan = Plan::new();
+    for r in &file.rows {
+        let mut c = Cells::new(r, &file.columns);
+        let kind = match c.opt("period_kind", 16).map(|s| s.to_ascii_lowercase()).as_deref() {
+            None | Some("month") => Some(PeriodKind::Month),
+            Some("day") => Some(PeriodKind::Day),
+            Some("week") => Some(PeriodKind::Week),
+            Some("quarter") => Some(PeriodKind::Quarter),
+            Some("year") => Some(PeriodKind::Year),
+            Some(other) => {
+                c.problem(
+                    "period_kind",
+                    format_args!("`{other}` is not day, week, month, quarter or year"),
+                );
+                None
+            }
+        };
+        let start = c.date("period_start");
+        if let (Some(kind), Some(start)) = (kind, start)
+            && let Err(e) = super::plan::check_period(kind, start)
+        {
+            c.problem("period_start", e.message().replace("`periodStart` of", "the start of"));
+        }
+        let metric = c.req("metric", 64);
+        if !metric.is_empty()
+            && let Err(e) = super::validate::key("metric", &metric)
+        {
+            c.problem("metric", e.message());
+        }
+        let value = c.req_int("value");
+        if value < 0 {
+            c.problem("value", "must not be negative");
+        }
+        let member = c.member("member_email", &members);
+        let team = c.opt("team", 200).and_then(|n| c.lookup_name(&n, &teams, "team"));
+        let has = |col: &str| r.cells.contains_key(col);
+        if has("member_email") == has("team") {
+            c.problem("member_email", "give exactly one of member_email and team");
+        }
+        let (Some(kind), Some(start)) = (kind, start) else {
+            report.error(r.line, c.problems.join("; "));
+            continue;
+        };
+        let key: Key = (member, team, kind, start, metric.clone());
+        if let Some(first) = seen.insert(key.clone(), r.line) {
+            c.problem(
+                "period_start",
+                format_args!("the same target appears again (first on line {first})"),
+            );
+        }
+        if let Err(msg) = c.done() {
+            report.error(r.line, msg);
+            continue;
+        }
+        let before = found.get(&key);
+        let mut m = before.cloned().unwrap_or_else(|| target::Model {
+            id: new_id(),
+            company_id: actor.company_id,
+            member_id: member,
+            team_id: team,
+            period_kind: kind,
+            period_start: start,
+            metric: metric.clone(),
+            value,
+            created_at: t,
+            updated_at: t,
+        });
+        m.value = value;
+        if before.is_some_and(|b| *b != m) {
+            m.updated_at = t;
+        }
+        count(&mut plan, report, before, m);
+    }
+    Ok(Writes::Targets(plan))
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@ use crate::{
 /// Shortest password accepted.
 pub const MIN_PASSWORD: usize = 10;
 
-fn check_password(password: &str) -> AppResult<()> {
+pub(crate) fn check_password(password: &str) -> AppResult<()> {
     let n = password.chars().count();
     if !(MIN_PASSWORD..=256).contains(&n) {
         return Err(AppError::bad(format!(
@@ -26,20 +26,20 @@ fn check_password(password: &str) -> AppResult<()> {
 }
 
 /// A random password for a new member or a reset, shown once.
-fn generated_password() -> String {
+pub(crate) fn generated_password() -> String {
     use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
     let mut bytes = [0u8; 12];
     rand::rng().fill_bytes(&mut bytes);
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
-async fn hash(password: String) -> AppResult<String> {
+pub(crate) async fn hash(password: String) -> AppResult<String> {
     tokio::task::spawn_blocking(move || hash_password(&password))
         .await
         .map_err(|e| AppError::Internal(format!("hashing failed: {e}")))?
 }
 
-fn email(value: &str) -> AppResult<String> {
+pub(crate) fn email(value: &str) -> AppResult<String> {
     let e = value.trim().to_lowercase();
     let valid = e.len() <= 254
         && e.split_once('@')

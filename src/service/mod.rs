@@ -11,6 +11,7 @@ pub mod audit;
 pub mod auth;
 pub mod catalog;
 pub mod comment;
+pub mod company;
 pub mod customer;
 pub mod deal;
 pub mod energy;

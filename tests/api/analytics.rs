@@ -106,6 +106,7 @@ async fn uncontacted_customers_priority_first_never_contacted_first() {
     entity::customer::ActiveModel {
         id: Set(e),
         deleted_at: Set(Some(now)),
+        external_code: Set(None),
         ..Default::default()
     }
     .update(&app.db)

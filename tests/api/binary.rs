@@ -145,3 +145,176 @@ async fn serve_demo_answers_the_readme_query_and_stops_on_sigterm() {
     assert!(exit.success(), "graceful shutdown exits 0, got {exit:?}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `sfa` run as a command in `dir`: (success, stdout, stderr).
+fn sfa_command(dir: &std::path::Path, args: &[&str], stdin: Option<&str>) -> (bool, String, String) {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sfa"))
+        .args(args)
+        .current_dir(dir)
+        .env("SFA_PLUGINS_DIR", concat!(env!("CARGO_MANIFEST_DIR"), "/plugins"))
+        .env("SFA_LISTEN", "127.0.0.1:0")
+        .env_remove("DATABASE_URL")
+        .env_remove("SFA_CONFIG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run sfa");
+    if let Some(input) = stdin {
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(input.as_bytes())
+            .expect("write stdin");
+    }
+    drop(child.stdin.take());
+    let out = child.wait_with_output().expect("sfa ends");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// An operator on an empty server, with nothing but the binary: create a
+/// company, its admin logs in, disable and enable it while the server runs,
+/// set a locked-out admin's password, list, delete.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_operator_creates_a_company_and_its_admin_logs_in() {
+    let dir = std::env::temp_dir().join(format!("sfa-op-{}", uuid::Uuid::now_v7().simple()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let (ok, out, err) = sfa_command(
+        &dir,
+        &[
+            "company",
+            "create",
+            "--name",
+            "Kita Sangyo",
+            "--slug",
+            "kita",
+            "--admin-email",
+            "ceo@kita.example",
+        ],
+        None,
+    );
+    assert!(ok, "{err}");
+    assert!(out.contains("created company \"Kita Sangyo\" (kita)"), "{out}");
+    assert!(!out.contains("INFO"), "logs stay on stderr: {out}");
+    let password = out
+        .lines()
+        .find_map(|l| l.strip_prefix("one-time password: "))
+        .and_then(|rest| rest.split_whitespace().next())
+        .expect("a one-time password is printed")
+        .to_owned();
+    let (ok, _, err) = sfa_command(
+        &dir,
+        &[
+            "company",
+            "create",
+            "--name",
+            "Again",
+            "--slug",
+            "kita",
+            "--admin-email",
+            "x@kita.example",
+        ],
+        None,
+    );
+    assert!(!ok && err.contains("already exists"), "{err}");
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sfa"))
+        .arg("serve")
+        .current_dir(&dir)
+        .env("SFA_PLUGINS_DIR", concat!(env!("CARGO_MANIFEST_DIR"), "/plugins"))
+        .env("SFA_LISTEN", "127.0.0.1:0")
+        .env_remove("DATABASE_URL")
+        .env_remove("SFA_CONFIG")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start sfa");
+    let stdout = child.stdout.take().expect("stdout");
+    let url = tokio::task::spawn_blocking(move || {
+        BufReader::new(stdout).lines().map_while(Result::ok).find_map(|line| {
+            line.split_whitespace()
+                .find(|w| w.starts_with("http://"))
+                .map(str::to_owned)
+        })
+    })
+    .await
+    .expect("read stdout")
+    .expect("the server prints its URL");
+    let http = reqwest::Client::new();
+    let gql = |token: Option<String>, query: String| {
+        let mut req = http.post(&url).json(&json!({"query": query}));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        async move { req.send().await.expect("request").json::<Value>().await.expect("json") }
+    };
+    let login = |password: String| {
+        gql(
+            None,
+            format!(
+                "mutation {{ login(email: \"ceo@kita.example\", password: \"{password}\", company: \"kita\") {{ token }} }}"
+            ),
+        )
+    };
+    let body = login(password.clone()).await;
+    let token = body["data"]["login"]["token"].as_str().expect("token").to_owned();
+    let me = gql(Some(token.clone()), "{ me { role } company { slug timeZone } }".into()).await;
+    assert_eq!(
+        me["data"],
+        json!({"me": {"role": "ADMIN"}, "company": {"slug": "kita", "timeZone": "Asia/Tokyo"}})
+    );
+
+    let (ok, out, err) = sfa_command(&dir, &["company", "disable", "kita"], None);
+    assert!(ok && out.contains("disabled"), "{out}{err}");
+    let refused = gql(Some(token.clone()), "{ me { id } }".into()).await;
+    assert_eq!(
+        refused["errors"][0]["extensions"]["code"], "COMPANY_DISABLED",
+        "{refused}"
+    );
+    let (ok, listed, _) = sfa_command(&dir, &["company", "list", "--json"], None);
+    assert!(ok);
+    let row: Value = serde_json::from_str(listed.lines().next().expect("one line")).expect("JSON line");
+    assert_eq!((row["slug"].as_str(), row["members"].as_i64()), (Some("kita"), Some(1)));
+    assert!(row["disabledAt"].is_string(), "{row}");
+    assert!(sfa_command(&dir, &["company", "enable", "kita"], None).0);
+    let again = gql(Some(token.clone()), "{ me { id } }".into()).await;
+    assert!(again.get("errors").is_none(), "{again}");
+
+    let (ok, _, err) = sfa_command(
+        &dir,
+        &[
+            "member",
+            "set-password",
+            "--company",
+            "kita",
+            "--email",
+            "ceo@kita.example",
+            "--password-stdin",
+        ],
+        Some("a-brand-new-password\n"),
+    );
+    assert!(ok, "{err}");
+    let old = gql(Some(token), "{ me { id } }".into()).await;
+    assert_eq!(old["errors"][0]["extensions"]["code"], "UNAUTHENTICATED", "{old}");
+    assert!(login("a-brand-new-password".into()).await["data"]["login"]["token"].is_string());
+
+    let (ok, _, err) = sfa_command(&dir, &["company", "delete", "kita"], None);
+    assert!(!ok && err.contains("--confirm kita"), "{err}");
+    let (ok, out, err) = sfa_command(&dir, &["company", "delete", "kita", "--confirm", "kita"], None);
+    assert!(ok && out.contains("deleted kita"), "{out}{err}");
+    let gone = login("a-brand-new-password".into()).await;
+    assert_eq!(gone["errors"][0]["extensions"]["code"], "UNAUTHENTICATED", "{gone}");
+    let (_, listed, _) = sfa_command(&dir, &["company", "list"], None);
+    assert!(listed.contains("0 companies"), "{listed}");
+
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+}

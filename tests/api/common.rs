@@ -212,6 +212,7 @@ impl TestApp {
             settings: Set(json!({})),
             created_at: Set(now),
             updated_at: Set(now),
+            disabled_at: Set(None),
         }
         .insert(&self.db)
         .await
@@ -400,6 +401,7 @@ impl DealFixture<'_> {
             created_at: Set(at(first.1)),
             updated_at: Set(at(last.1)),
             deleted_at: Set(self.deleted.then(|| at(last.1))),
+            external_code: Set(None),
             ..Default::default()
         }
         .insert(&app.db)

@@ -116,6 +116,7 @@ async fn deal(
         created_at: Set(created),
         updated_at: Set(created),
         deleted_at: Set(deleted.then_some(created)),
+        external_code: Set(None),
         ..Default::default()
     }
     .insert(&app.db)
