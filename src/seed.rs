@@ -790,6 +790,7 @@ impl Demo {
                         created_at: Set(when - Duration::days(3)),
                         updated_at: Set(when),
                         deleted_at: Set(None),
+                        external_ref: Set(None),
                     });
                     if status == ActivityStatus::Done && rng.random_bool(0.2) {
                         let due = day + Duration::days(rng.random_range(3..21));
@@ -817,6 +818,7 @@ impl Demo {
                             created_at: Set(when),
                             updated_at: Set(when),
                             deleted_at: Set(None),
+                            external_ref: Set(None),
                         });
                     }
                 }

@@ -45,6 +45,8 @@ pub struct Model {
     pub updated_at: DateTimeUtc,
     /// Set when soft-deleted; such rows are hidden from the API.
     pub deleted_at: Option<DateTimeUtc>,
+    /// The task's reference in the system it was imported from.
+    pub external_ref: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

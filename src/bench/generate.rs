@@ -508,6 +508,7 @@ pub async fn generate(db: &DatabaseConnection, size: Size, seed: u64) -> AppResu
             created_at: Set(at - Duration::days(rng.random_range(0..14))),
             updated_at: Set(at),
             deleted_at: Set(None),
+            external_ref: Set(None),
         });
         if done && rng.random_bool(0.3) {
             met.hold(activity_contact::ActiveModel {
@@ -565,6 +566,7 @@ pub async fn generate(db: &DatabaseConnection, size: Size, seed: u64) -> AppResu
                     created_at: Set(created),
                     updated_at: Set(created),
                     deleted_at: Set(None),
+                    external_ref: Set(None),
                 },
             )
             .await?;

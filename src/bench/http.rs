@@ -1128,6 +1128,7 @@ async fn write_hand(db: DatabaseConnection, company_id: Uuid, writes: Arc<Writes
                 created_at: t,
                 updated_at: t,
                 deleted_at: None,
+                external_ref: None,
             }
             .into_active_model()
             .reset_all()

@@ -399,6 +399,7 @@ async fn create_in(
         created_at: Set(t),
         updated_at: Set(t),
         deleted_at: Set(None),
+        external_ref: Set(None),
     };
     let created = insert_audited(db, actor, am).await?;
     let d = &f.details;

@@ -13,10 +13,12 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use entity::{
-    contact, customer, deal, deal_member, deal_stage_history,
-    enums::{CustomerStatus, DealStatus, PeriodKind, Role},
-    member, product, sales_record, target, team, touchpoint,
+    activity, activity_contact, activity_product, activity_reaction, contact, customer, deal, deal_member,
+    deal_stage_history,
+    enums::{ActivityKind, ActivityStatus, CustomerStatus, DealStatus, PeriodKind, Role, TaskKind, TaskStatus},
+    member, product, sales_record, target, task, team, touchpoint,
 };
+use rhai::Map;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, Iterable, QueryFilter, QuerySelect,
 };
@@ -59,6 +61,13 @@ pub enum ImportKind {
     Members,
     /// `period_start`, `metric`, `value`, `member_email`, `team`, `period_kind`.
     Targets,
+    /// `ref`, `customer_code`, `member_email`, `kind`, `scheduled_at`, `status`, `done_at`,
+    /// `subject`, `deal_code`, `duration_minutes`, `attendees`, `notes`, `outcome`,
+    /// `contact_codes`, `product_codes`, `reactions`: scored with the company's script.
+    Activities,
+    /// `ref`, `title`, `assignee_email`, `status`, `due_date`, `customer_code`, `deal_code`,
+    /// `description`, `kind`, `completed_at`, `created_at`.
+    Tasks,
 }
 
 impl ImportKind {
@@ -75,6 +84,8 @@ impl ImportKind {
             "teams" => Self::Teams,
             "members" | "users" => Self::Members,
             "targets" | "quotas" => Self::Targets,
+            "activities" | "events" => Self::Activities,
+            "tasks" => Self::Tasks,
             _ => return None,
         })
     }
@@ -129,6 +140,35 @@ impl ImportKind {
             Self::Targets => (
                 &["period_start", "metric", "value"],
                 &["member_email", "team", "period_kind"],
+            ),
+            Self::Activities => (
+                &["ref", "customer_code", "member_email", "kind", "scheduled_at"],
+                &[
+                    "status",
+                    "done_at",
+                    "subject",
+                    "deal_code",
+                    "duration_minutes",
+                    "attendees",
+                    "notes",
+                    "outcome",
+                    "contact_codes",
+                    "product_codes",
+                    "reactions",
+                ],
+            ),
+            Self::Tasks => (
+                &["ref", "title", "assignee_email"],
+                &[
+                    "status",
+                    "due_date",
+                    "customer_code",
+                    "deal_code",
+                    "description",
+                    "kind",
+                    "completed_at",
+                    "created_at",
+                ],
             ),
         }
     }
@@ -688,6 +728,8 @@ pub async fn run(
         ImportKind::Teams => teams(db, actor, &file, &mut report).await?,
         ImportKind::Members => members(db, actor, &file, &mut report).await?,
         ImportKind::Targets => targets(db, actor, &file, &mut report).await?,
+        ImportKind::Activities => activities(db, actor, &file, &mut report).await?,
+        ImportKind::Tasks => tasks(db, actor, &file, &mut report).await?,
     };
     report.errors.sort_by_key(|e| e.line);
     if report.error_count > 0 {
@@ -727,6 +769,21 @@ enum Writes {
     Teams(Plan<team::Model>),
     Members(Plan<member::Model>),
     Targets(Plan<target::Model>),
+    Activities(Plan<activity::Model>, ActivityRows),
+    Tasks(Plan<task::Model>),
+}
+
+/// What an activities import writes beside the activities: their contacts,
+/// products and reactions (replaced for each activity written), and the
+/// customers and deals whose last contact to recompute.
+#[derive(Default)]
+struct ActivityRows {
+    written: Vec<Uuid>,
+    contacts: Vec<activity_contact::Model>,
+    products: Vec<activity_product::Model>,
+    reactions: Vec<activity_reaction::Model>,
+    customers: HashSet<Uuid>,
+    deals: HashSet<Uuid>,
 }
 
 /// What a deals import writes beside the deals: the first stage of each new
@@ -763,6 +820,42 @@ impl Writes {
             Self::Teams(p) => write::<team::Entity, team::ActiveModel>(db, p).await,
             Self::Members(p) => write::<member::Entity, member::ActiveModel>(db, p).await,
             Self::Targets(p) => write::<target::Entity, target::ActiveModel>(db, p).await,
+            Self::Tasks(p) => write::<task::Entity, task::ActiveModel>(db, p).await,
+            Self::Activities(p, rows) => {
+                let company_id = rows.company_id(&p);
+                write::<activity::Entity, activity::ActiveModel>(db, p).await?;
+                for chunk in rows.written.chunks(LOOKUP_CHUNK) {
+                    let ids = || chunk.iter().copied();
+                    activity_contact::Entity::delete_many()
+                        .filter(activity_contact::Column::ActivityId.is_in(ids()))
+                        .exec(db)
+                        .await?;
+                    activity_product::Entity::delete_many()
+                        .filter(activity_product::Column::ActivityId.is_in(ids()))
+                        .exec(db)
+                        .await?;
+                    activity_reaction::Entity::delete_many()
+                        .filter(activity_reaction::Column::ActivityId.is_in(ids()))
+                        .exec(db)
+                        .await?;
+                }
+                insert_all::<activity_contact::Entity, activity_contact::ActiveModel>(db, rows.contacts).await?;
+                insert_all::<activity_product::Entity, activity_product::ActiveModel>(db, rows.products).await?;
+                insert_all::<activity_reaction::Entity, activity_reaction::ActiveModel>(db, rows.reactions).await?;
+                if let Some(company_id) = company_id {
+                    last_contact(
+                        db,
+                        company_id,
+                        "customer",
+                        "last_contact_at",
+                        "customer_id",
+                        rows.customers,
+                    )
+                    .await?;
+                    last_contact(db, company_id, "deal", "last_activity_at", "deal_id", rows.deals).await?;
+                }
+                Ok(())
+            }
             Self::History(h) => {
                 for chunk in h.replaced.chunks(LOOKUP_CHUNK) {
                     deal_stage_history::Entity::delete_many()
@@ -1900,6 +1993,502 @@ async fn targets(db: &impl ConnectionTrait, actor: &Actor, file: &File, report: 
         count(&mut plan, report, before, m);
     }
     Ok(Writes::Targets(plan))
+}
+
+impl ActivityRows {
+    fn company_id(&self, plan: &Plan<activity::Model>) -> Option<Uuid> {
+        plan.creates.iter().chain(&plan.updates).map(|a| a.company_id).next()
+    }
+}
+
+/// Recomputes the last done activity of the customers (or deals) `ids`, a
+/// chunk of them per statement.
+async fn last_contact(
+    db: &impl ConnectionTrait,
+    company_id: Uuid,
+    table: &str,
+    column: &str,
+    key: &str,
+    ids: HashSet<Uuid>,
+) -> AppResult<()> {
+    let mut ids: Vec<Uuid> = ids.into_iter().collect();
+    ids.sort();
+    for chunk in ids.chunks(LOOKUP_CHUNK) {
+        let mut p = super::sql::Params::new(db.get_database_backend(), company_id);
+        let list: Vec<String> = chunk.iter().map(|id| p.push(*id)).collect();
+        let sql = format!(
+            "UPDATE {table} SET {column} = (SELECT MAX(a.done_at) FROM activity a WHERE a.company_id = $1
+               AND a.{key} = {table}.id AND a.status = 'done' AND a.deleted_at IS NULL)
+             WHERE company_id = $1 AND id IN ({})",
+            list.join(", ")
+        );
+        db.execute_raw(p.statement(sql)).await?;
+    }
+    Ok(())
+}
+
+/// Codes in one cell, separated by `;` or `|` (several contacts of an activity).
+fn codes_in(c: &mut Cells<'_>, col: &str) -> Option<Vec<String>> {
+    let cell = c.opt(col, 10_000)?;
+    Some(
+        cell.split([';', '|'])
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect(),
+    )
+}
+
+/// The company's live deals by code, with their customer.
+async fn deal_codes(
+    db: &impl ConnectionTrait,
+    actor: &Actor,
+    rows: &[Row],
+) -> AppResult<HashMap<String, (Uuid, Uuid)>> {
+    let codes = unique(rows.iter().filter_map(|r| r.cells.get("deal_code")));
+    Ok(
+        existing::<deal::Entity>(db, actor.company_id, deal::Column::ExternalCode, &codes, |d| {
+            d.external_code.clone()
+        })
+        .await?
+        .into_iter()
+        .filter(|(_, d)| d.deleted_at.is_none())
+        .map(|(code, d)| (code, (d.id, d.customer_id)))
+        .collect(),
+    )
+}
+
+/// An activity as the file has it: before and after, its contacts, products and reactions.
+type PlannedActivity<'a> = (
+    Option<&'a activity::Model>,
+    activity::Model,
+    Vec<Uuid>,
+    Vec<Uuid>,
+    Vec<String>,
+);
+
+async fn activities(db: &impl ConnectionTrait, actor: &Actor, file: &File, report: &mut Report) -> AppResult<Writes> {
+    let refs = unique(file.rows.iter().filter_map(|r| r.cells.get("ref")));
+    let found = existing::<activity::Entity>(db, actor.company_id, activity::Column::ExternalRef, &refs, |a| {
+        a.external_ref.clone()
+    })
+    .await?;
+    let customers = customer_ids(db, actor, &file.rows).await?;
+    let members = member_ids(db, actor).await?;
+    let deals = deal_codes(db, actor, &file.rows).await?;
+    let mut contact_codes: Vec<String> = Vec::new();
+    let mut product_codes: Vec<String> = Vec::new();
+    for r in &file.rows {
+        for (col, out) in [
+            ("contact_codes", &mut contact_codes),
+            ("product_codes", &mut product_codes),
+        ] {
+            if let Some(cell) = r.cells.get(col) {
+                out.extend(
+                    cell.split([';', '|'])
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_owned),
+                );
+            }
+        }
+    }
+    contact_codes.sort();
+    contact_codes.dedup();
+    product_codes.sort();
+    product_codes.dedup();
+    let contact_refs: Vec<&str> = contact_codes.iter().map(String::as_str).collect();
+    let contacts = existing::<contact::Entity>(
+        db,
+        actor.company_id,
+        contact::Column::ExternalCode,
+        &contact_refs,
+        |c| c.external_code.clone(),
+    )
+    .await?;
+    let product_refs: Vec<&str> = product_codes.iter().map(String::as_str).collect();
+    let products = existing::<product::Entity>(db, actor.company_id, product::Column::Code, &product_refs, |p| {
+        p.code.clone()
+    })
+    .await?;
+    let reactions: HashSet<&str> = actor.plugins.process.reactions.iter().map(|r| r.key.as_str()).collect();
+    let t = now();
+    let tz = actor.time_zone;
+    let mut plan = Plan::new();
+    let mut rows = ActivityRows::default();
+    // Scored together after the rows are read: one trip to the script thread.
+    let mut to_score: Vec<(usize, Map)> = Vec::new();
+    let mut planned: Vec<PlannedActivity<'_>> = Vec::new();
+    for r in &file.rows {
+        let mut c = Cells::new(r, &file.columns);
+        let key = c.req("ref", 100);
+        c.req("customer_code", 64);
+        let customer_id = c.lookup("customer_code", &customers, "customer");
+        c.req("member_email", 320);
+        let member_id = c.member("member_email", &members);
+        let kind = match c.req("kind", 32).to_ascii_lowercase().replace([' ', '-'], "_").as_str() {
+            "" => None,
+            "visit" | "meeting" => Some(ActivityKind::Visit),
+            "call" => Some(ActivityKind::Call),
+            "email" => Some(ActivityKind::Email),
+            "web_meeting" | "online" => Some(ActivityKind::WebMeeting),
+            "seminar" => Some(ActivityKind::Seminar),
+            "other" => Some(ActivityKind::Other),
+            other => {
+                c.problem(
+                    "kind",
+                    format_args!("`{other}` is not visit, call, email, web_meeting, seminar or other"),
+                );
+                None
+            }
+        };
+        let scheduled_at = c.instant("scheduled_at", tz);
+        let done_at = r
+            .cells
+            .contains_key("done_at")
+            .then(|| past(&mut c, "done_at", tz, t))
+            .flatten();
+        let status = match c.opt("status", 16).map(|s| s.to_ascii_lowercase()).as_deref() {
+            None if done_at.is_some() => Some(ActivityStatus::Done),
+            None => Some(ActivityStatus::Planned),
+            Some("planned" | "open") => Some(ActivityStatus::Planned),
+            Some("done" | "completed") => Some(ActivityStatus::Done),
+            Some("cancelled" | "canceled") => Some(ActivityStatus::Cancelled),
+            Some(other) => {
+                c.problem("status", format_args!("`{other}` is not planned, done or cancelled"));
+                None
+            }
+        };
+        let done_at = match (status, done_at, scheduled_at) {
+            // A done activity without its time was done when it was scheduled.
+            (Some(ActivityStatus::Done), None, Some(s)) => {
+                if s > t + chrono::Duration::minutes(5) {
+                    c.problem(
+                        "scheduled_at",
+                        "a done activity cannot lie in the future (give done_at, or status planned)",
+                    );
+                }
+                Some(s)
+            }
+            (Some(ActivityStatus::Done), d, _) => d,
+            (Some(_), Some(_), _) => {
+                c.problem("done_at", "only a done activity has a done_at");
+                None
+            }
+            _ => None,
+        };
+        let subject = c.opt("subject", 200);
+        let deal = c.opt("deal_code", 64).and_then(|code| match deals.get(&code) {
+            Some(d) => Some(*d),
+            None => {
+                c.problem("deal_code", format_args!("no deal has the code `{code}`"));
+                None
+            }
+        });
+        if let (Some((_, of)), Some(customer)) = (deal, customer_id)
+            && of != customer
+        {
+            c.problem("deal_code", "the deal is of another customer");
+        }
+        let duration = c.int("duration_minutes");
+        if duration.is_some_and(|d| !(0..=24 * 60).contains(&d)) {
+            c.problem("duration_minutes", "must be 0 to 1440");
+        }
+        let attendees = c.int("attendees").unwrap_or(1);
+        if !(1..=10_000).contains(&attendees) {
+            c.problem("attendees", "must be 1 to 10000");
+        }
+        let notes = c.opt("notes", super::validate::LONG_TEXT);
+        let outcome = c.opt("outcome", 2000);
+        let met: Vec<&contact::Model> = codes_in(&mut c, "contact_codes")
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|code| match contacts.get(code).filter(|k| k.deleted_at.is_none()) {
+                Some(k) => Some(k),
+                None => {
+                    c.problem("contact_codes", format_args!("no contact has the code `{code}`"));
+                    None
+                }
+            })
+            .collect();
+        if let Some(customer) = customer_id
+            && met.iter().any(|k| k.customer_id != customer)
+        {
+            c.problem("contact_codes", "a contact of another customer");
+        }
+        let shown: Vec<Uuid> = codes_in(&mut c, "product_codes")
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|code| match products.get(code).filter(|p| p.deleted_at.is_none()) {
+                Some(p) => Some(p.id),
+                None => {
+                    c.problem("product_codes", format_args!("no product has the code `{code}`"));
+                    None
+                }
+            })
+            .collect();
+        let reacted = codes_in(&mut c, "reactions").unwrap_or_default();
+        for reaction in &reacted {
+            if !reactions.contains(reaction.as_str()) {
+                let keys: Vec<&str> = actor.plugins.process.reactions.iter().map(|r| r.key.as_str()).collect();
+                c.problem(
+                    "reactions",
+                    format_args!(
+                        "`{reaction}` is not a reaction of the company's process ({})",
+                        keys.join(", ")
+                    ),
+                );
+            }
+        }
+        let before = found.get(&key);
+        if before.is_some_and(|b| b.deleted_at.is_some()) {
+            c.problem(
+                "ref",
+                format_args!("activity `{key}` was deleted here; give it a new ref"),
+            );
+        }
+        let met_ids: Vec<Uuid> = met.iter().map(|k| k.id).collect();
+        let met_levels: Vec<(String, Option<String>)> =
+            met.iter().map(|k| (k.level.clone(), k.department.clone())).collect();
+        if let Err(msg) = c.done() {
+            report.error(r.line, msg);
+            continue;
+        }
+        let (Some(customer_id), Some(member_id), Some(kind), Some(status), Some(scheduled_at)) =
+            (customer_id, member_id, kind, status, scheduled_at)
+        else {
+            continue;
+        };
+        let mut m = before.cloned().unwrap_or_else(|| activity::Model {
+            id: new_id(),
+            company_id: actor.company_id,
+            member_id,
+            customer_id,
+            deal_id: None,
+            daily_report_id: None,
+            kind,
+            status,
+            subject: String::new(),
+            scheduled_at,
+            done_at: None,
+            duration_minutes: None,
+            attendee_count: 1,
+            notes: None,
+            outcome: None,
+            energy_points: None,
+            energy_version: None,
+            version: 1,
+            created_at: t,
+            updated_at: t,
+            deleted_at: None,
+            external_ref: Some(key.clone()),
+        });
+        m.member_id = member_id;
+        m.customer_id = customer_id;
+        m.deal_id = deal.map(|d| d.0);
+        m.kind = kind;
+        m.status = status;
+        m.subject = subject.unwrap_or_else(|| kind.as_str().to_owned());
+        m.scheduled_at = scheduled_at;
+        m.done_at = done_at;
+        m.duration_minutes = duration.map(|d| d as i32);
+        m.attendee_count = attendees as i32;
+        m.notes = notes;
+        m.outcome = outcome;
+        if status == ActivityStatus::Done {
+            to_score.push((
+                planned.len(),
+                crate::plugins::activity_input(
+                    kind.as_str(),
+                    m.attendee_count,
+                    m.duration_minutes,
+                    &reacted,
+                    &met_levels,
+                ),
+            ));
+        } else {
+            m.energy_points = None;
+            m.energy_version = None;
+        }
+        planned.push((before, m, met_ids, shown, reacted));
+    }
+    // Done activities are scored as the company's script scores them; a
+    // failing script leaves them unscored (the re-score fills them in later).
+    if !to_score.is_empty() {
+        let set = actor.plugins.clone();
+        let inputs: Vec<Map> = to_score.iter().map(|(_, a)| a.clone()).collect();
+        let scored = crate::plugins::run(&actor.scripts, move || {
+            Ok(inputs
+                .into_iter()
+                .map(|a| set.activity_points(a).ok())
+                .collect::<Vec<_>>())
+        })
+        .await?;
+        for ((i, _), points) in to_score.iter().zip(scored) {
+            let m = &mut planned[*i].1;
+            m.energy_points = points;
+            m.energy_version = points.map(|_| actor.plugins.scoring_version.clone());
+        }
+    }
+    for (before, mut m, met_ids, shown, reacted) in planned {
+        if before.is_some_and(|b| *b == m) {
+            count(&mut plan, report, before, m);
+            continue;
+        }
+        if before.is_some() {
+            m.version += 1;
+            m.updated_at = t;
+        }
+        rows.written.push(m.id);
+        rows.contacts
+            .extend(met_ids.into_iter().map(|contact_id| activity_contact::Model {
+                activity_id: m.id,
+                contact_id,
+                company_id: m.company_id,
+            }));
+        rows.products
+            .extend(shown.into_iter().map(|product_id| activity_product::Model {
+                activity_id: m.id,
+                product_id,
+                company_id: m.company_id,
+            }));
+        rows.reactions
+            .extend(reacted.into_iter().map(|reaction| activity_reaction::Model {
+                activity_id: m.id,
+                reaction,
+                company_id: m.company_id,
+            }));
+        rows.customers.insert(m.customer_id);
+        rows.customers.extend(before.map(|b| b.customer_id));
+        rows.deals.extend(m.deal_id);
+        rows.deals.extend(before.and_then(|b| b.deal_id));
+        count(&mut plan, report, before, m);
+    }
+    Ok(Writes::Activities(plan, rows))
+}
+
+async fn tasks(db: &impl ConnectionTrait, actor: &Actor, file: &File, report: &mut Report) -> AppResult<Writes> {
+    let refs = unique(file.rows.iter().filter_map(|r| r.cells.get("ref")));
+    let found = existing::<task::Entity>(db, actor.company_id, task::Column::ExternalRef, &refs, |k| {
+        k.external_ref.clone()
+    })
+    .await?;
+    let customers = customer_ids(db, actor, &file.rows).await?;
+    let members = member_ids(db, actor).await?;
+    let deals = deal_codes(db, actor, &file.rows).await?;
+    let t = now();
+    let tz = actor.time_zone;
+    let mut plan = Plan::new();
+    for r in &file.rows {
+        let mut c = Cells::new(r, &file.columns);
+        let key = c.req("ref", 100);
+        let title = c.req("title", 200);
+        c.req("assignee_email", 320);
+        let assignee = c.member("assignee_email", &members);
+        let status = match c.opt("status", 16).map(|s| s.to_ascii_lowercase()).as_deref() {
+            None | Some("open" | "not started" | "in progress") => Some(TaskStatus::Open),
+            Some("done" | "completed") => Some(TaskStatus::Done),
+            Some("cancelled" | "canceled") => Some(TaskStatus::Cancelled),
+            Some(other) => {
+                c.problem("status", format_args!("`{other}` is not open, done or cancelled"));
+                None
+            }
+        };
+        let due = r.cells.contains_key("due_date").then(|| c.date("due_date")).flatten();
+        let customer_id = c.lookup("customer_code", &customers, "customer");
+        let deal = c.opt("deal_code", 64).and_then(|code| match deals.get(&code) {
+            Some(d) => Some(*d),
+            None => {
+                c.problem("deal_code", format_args!("no deal has the code `{code}`"));
+                None
+            }
+        });
+        if let (Some((_, of)), Some(customer)) = (deal, customer_id)
+            && of != customer
+        {
+            c.problem("deal_code", "the deal is of another customer");
+        }
+        let customer_id = customer_id.or(deal.map(|d| d.1));
+        let kind = match c.opt("kind", 32).map(|s| s.to_ascii_lowercase()).as_deref() {
+            None => Some(if customer_id.is_some() {
+                TaskKind::CustomerPromise
+            } else {
+                TaskKind::Internal
+            }),
+            Some("customer_promise" | "promise") => Some(TaskKind::CustomerPromise),
+            Some("internal") => Some(TaskKind::Internal),
+            Some(other) => {
+                c.problem("kind", format_args!("`{other}` is not customer_promise or internal"));
+                None
+            }
+        };
+        let description = c.opt("description", super::validate::LONG_TEXT);
+        let completed_at = r
+            .cells
+            .contains_key("completed_at")
+            .then(|| past(&mut c, "completed_at", tz, t))
+            .flatten();
+        if completed_at.is_some() && status != Some(TaskStatus::Done) {
+            c.problem("completed_at", "only a done task has a completed_at");
+        }
+        let created_at = r
+            .cells
+            .contains_key("created_at")
+            .then(|| past(&mut c, "created_at", tz, t))
+            .flatten();
+        let before = found.get(&key);
+        if before.is_some_and(|b| b.deleted_at.is_some()) {
+            c.problem("ref", format_args!("task `{key}` was deleted here; give it a new ref"));
+        }
+        if let Err(msg) = c.done() {
+            report.error(r.line, msg);
+            continue;
+        }
+        let (Some(assignee), Some(status), Some(kind)) = (assignee, status, kind) else {
+            continue;
+        };
+        let created = created_at.or(before.map(|b| b.created_at)).unwrap_or(t);
+        let mut m = before.cloned().unwrap_or_else(|| task::Model {
+            id: new_id(),
+            company_id: actor.company_id,
+            title: String::new(),
+            description: None,
+            kind,
+            status,
+            assignee_id: assignee,
+            creator_id: actor.member_id,
+            due_date: None,
+            customer_id: None,
+            deal_id: None,
+            activity_id: None,
+            quote_id: None,
+            completed_at: None,
+            version: 1,
+            created_at: created,
+            updated_at: t,
+            deleted_at: None,
+            external_ref: Some(key.clone()),
+        });
+        m.title = title;
+        m.description = description;
+        m.kind = kind;
+        m.status = status;
+        m.assignee_id = assignee;
+        m.due_date = due;
+        m.customer_id = customer_id;
+        m.deal_id = deal.map(|d| d.0);
+        m.completed_at = match status {
+            TaskStatus::Done => completed_at.or(m.completed_at).or(Some(created)),
+            _ => None,
+        };
+        m.created_at = created;
+        if before.is_some_and(|b| *b != m) {
+            m.version += 1;
+            m.updated_at = t;
+        }
+        count(&mut plan, report, before, m);
+    }
+    Ok(Writes::Tasks(plan))
 }
 
 #[cfg(test)]

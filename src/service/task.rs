@@ -131,6 +131,7 @@ pub async fn create(db: &impl ConnectionTrait, actor: &Actor, f: NewTask) -> App
         created_at: Set(t),
         updated_at: Set(t),
         deleted_at: Set(None),
+        external_ref: Set(None),
     };
     let created = insert_audited(db, actor, am).await?;
     super::notify::task_assigned(db, actor, &created).await?;

@@ -40,6 +40,7 @@ async fn activity(
         created_at: Set(when),
         updated_at: Set(when),
         deleted_at: Set(deleted.then_some(when)),
+        external_ref: Set(None),
         ..Default::default()
     }
     .insert(&app.db)
@@ -210,6 +211,7 @@ async fn event(
         created_at: Set(at),
         updated_at: Set(at),
         deleted_at: Set(deleted.then_some(at)),
+        external_ref: Set(None),
         ..Default::default()
     }
     .insert(&app.db)

@@ -64,6 +64,7 @@ async fn done(
         created_at: Set(at),
         updated_at: Set(at),
         deleted_at: Set(deleted.then_some(at)),
+        external_ref: Set(None),
         ..Default::default()
     }
     .insert(&app.db)

@@ -456,3 +456,128 @@ async fn teams_members_and_targets_are_imported_and_checked() {
         before
     );
 }
+
+const CONTACTS: &str = include_str!("../fixtures/history/contacts.csv");
+const PRODUCTS: &str = include_str!("../fixtures/history/products.csv");
+const ACTIVITIES: &str = include_str!("../fixtures/history/activities.csv");
+const TASKS: &str = include_str!("../fixtures/history/tasks.csv");
+
+#[tokio::test(flavor = "multi_thread")]
+async fn activities_are_scored_on_import_and_tasks_come_with_them() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant("acme").await;
+    imported(&app, &t.admin).await;
+    assert_eq!(
+        counts(&import(&app, &t.admin, "CONTACTS", CONTACTS).await),
+        (3, 0, 0, 0)
+    );
+    assert_eq!(
+        counts(&import(&app, &t.admin, "PRODUCTS", PRODUCTS).await),
+        (2, 0, 0, 0)
+    );
+    let r = import(&app, &t.admin, "ACTIVITIES", ACTIVITIES).await;
+    assert_eq!(counts(&r), (4, 0, 0, 0), "{r:#}");
+    assert_eq!(
+        counts(&import(&app, &t.admin, "ACTIVITIES", ACTIVITIES).await),
+        (0, 0, 4, 0),
+        "again: unchanged"
+    );
+    let r = import(&app, &t.admin, "TASKS", TASKS).await;
+    assert_eq!(counts(&r), (2, 0, 0, 0), "{r:#}");
+    assert_eq!(counts(&import(&app, &t.admin, "TASKS", TASKS).await), (0, 0, 2, 0));
+
+    let q = "{ activities(first: 10) { nodes { subject status scheduledAt doneAt energyPoints energyVersion reactions
+                 contacts { name } products { name } deal { name } customer { id name lastContactAt } } } }";
+    let got = app.ok(&t.admin, q, json!({})).await;
+    let nodes = got["activities"]["nodes"].as_array().expect("activities").clone();
+    let by = |subject: &str| nodes.iter().find(|a| a["subject"] == subject).expect(subject).clone();
+    let kickoff = by("Kick-off");
+    assert_eq!(kickoff["status"], "DONE");
+    assert_eq!(kickoff["deal"]["name"], "Alpha renewal");
+    assert_eq!(kickoff["reactions"], json!(["met_executive"]));
+    assert_eq!(kickoff["contacts"].as_array().map(Vec::len), Some(2));
+    assert_eq!(kickoff["products"][0]["name"], "Copier");
+    let follow_up = by("Follow-up");
+    assert_eq!(
+        follow_up["doneAt"], follow_up["scheduledAt"],
+        "done without a time: done when scheduled"
+    );
+    assert!(by("Pilot review")["energyPoints"].is_null(), "planned: not scored");
+
+    // The same visit entered by hand scores the same.
+    let customer = kickoff["customer"]["id"].clone();
+    let contacts = app
+        .ok(
+            &t.admin,
+            "query($c: ID!) { customer(id: $c) { contacts { id name } } }",
+            json!({"c": customer}),
+        )
+        .await["customer"]["contacts"]
+        .as_array()
+        .expect("contacts")
+        .iter()
+        .filter(|k| k["name"] == "Sato Ichiro" || k["name"] == "Suzuki Hana")
+        .map(|k| k["id"].clone())
+        .collect::<Vec<_>>();
+    let by_hand = app
+        .ok(
+            &t.rep,
+            "mutation($i: ActivityInput!) { createActivity(input: $i) { energyPoints energyVersion } }",
+            json!({"i": {"customerId": customer, "kind": "VISIT", "status": "DONE", "subject": "by hand",
+                         "scheduledAt": "2026-09-03T10:00:00Z", "doneAt": "2026-09-03T11:00:00Z",
+                         "durationMinutes": 60, "attendeeCount": 2, "contactIds": contacts,
+                         "reactions": ["met_executive"]}}),
+        )
+        .await;
+    assert!(kickoff["energyPoints"].as_i64() > Some(0), "{kickoff}");
+    assert_eq!(kickoff["energyPoints"], by_hand["createActivity"]["energyPoints"]);
+    assert_eq!(kickoff["energyVersion"], by_hand["createActivity"]["energyVersion"]);
+    // The customer's last contact is the latest imported one (the demo of 2026-10-12 for Beta).
+    let beta = by("Demo");
+    assert_eq!(beta["customer"]["lastContactAt"], beta["doneAt"]);
+
+    let tasks = app
+        .ok(
+            &t.rep,
+            "{ tasks(first: 10) { nodes { title status dueDate completedAt deal { name } customer { name } } } }",
+            json!({}),
+        )
+        .await;
+    let nodes = tasks["tasks"]["nodes"].as_array().expect("tasks");
+    let quote = nodes.iter().find(|k| k["title"] == "Send the quote").expect("T1");
+    assert_eq!(
+        (quote["status"].as_str(), quote["completedAt"].is_string()),
+        (Some("DONE"), true)
+    );
+    let pilot = nodes.iter().find(|k| k["title"] == "Pilot checklist").expect("T2");
+    assert_eq!(pilot["customer"]["name"], "Gamma Denki", "the deal's customer");
+
+    // Mistakes: each by its line, nothing written.
+    let before = app.rows("activity").await;
+    let bad = "ref,customer_code,member_email,kind,scheduled_at,status,done_at,deal_code,contact_codes,reactions\n\
+        X1,C1,rep@acme.test,dance,2026-10-01 10:00,done,,,,\n\
+        X2,C1,rep@acme.test,visit,2026-10-01 10:00,done,2099-01-01 10:00,,,\n\
+        X3,C1,rep@acme.test,visit,2099-10-01 10:00,done,,,,\n\
+        X4,C2,rep@acme.test,visit,2026-10-01 10:00,done,,D1,,\n\
+        X5,C2,rep@acme.test,visit,2026-10-01 10:00,done,,,K1,\n\
+        X6,C1,rep@acme.test,visit,2026-10-01 10:00,done,,,,clapped\n\
+        X7,C1,ghost@acme.test,visit,2026-10-01 10:00,planned,2026-10-01 11:00,,,\n\
+        X7,C1,rep@acme.test,visit,2026-10-01 10:00,,,,,\n";
+    let r = import(&app, &t.admin, "ACTIVITIES", bad).await;
+    let messages = r["errors"].to_string();
+    for words in [
+        "`dance` is not visit",
+        "in the future",
+        "a done activity cannot lie in the future",
+        "the deal is of another customer",
+        "a contact of another customer",
+        "`clapped` is not a reaction",
+        "no member has the e-mail `ghost@acme.test`",
+        "only a done activity has a done_at",
+        "appears again (first on line 8)",
+    ] {
+        assert!(messages.contains(words), "{words}: {r:#}");
+    }
+    assert_eq!(r["errorCount"], 8, "{r:#}");
+    assert_eq!(app.rows("activity").await, before);
+}
