@@ -616,6 +616,17 @@ impl Plugins {
         failures.get(name).map(|(_, message)| message.clone())
     }
 
+    /// Forgets the refusal of every set whose files on disk are again what
+    /// runs (a broken change reverted): its `loadError` clears without a reload.
+    pub fn forget_reverted(&self) {
+        let sets = self.sets.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut failures = self.failures.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        failures.retain(|name, _| {
+            let on_disk = version_of(&read_sources(&self.dir, name));
+            sets.get(name).is_none_or(|running| running.version != on_disk)
+        });
+    }
+
     /// The sets whose files on disk differ from what runs (a new folder
     /// counts), leaving out sources already refused once. `default` comes
     /// first: reloading it recompiles the others.

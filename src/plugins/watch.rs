@@ -28,7 +28,12 @@ pub fn spawn(plugins: Arc<Plugins>, db: DatabaseConnection, every: Duration) {
 /// version of the files; the last good version keeps running.
 pub async fn check(plugins: &Arc<Plugins>, db: &DatabaseConnection) {
     let scan = plugins.clone();
-    let Ok(changed) = run(&ScriptBudget::unbounded(), move || Ok(scan.changed_on_disk())).await else {
+    let Ok(changed) = run(&ScriptBudget::unbounded(), move || {
+        scan.forget_reverted();
+        Ok(scan.changed_on_disk())
+    })
+    .await
+    else {
         return;
     };
     for name in changed {

@@ -306,6 +306,11 @@ async fn the_watcher_picks_up_changed_files_and_keeps_the_last_good_version() {
         "{error}"
     );
 
+    // The broken save reverted to what runs: the error clears by itself.
+    std::fs::write(dir.join("acme/process.rhai"), stages("Two")).expect("write");
+    let reverted = eventually(&app, &t.rep, q, |p| p["process"]["loadError"].is_null()).await;
+    assert_eq!(name(&reverted), "Two");
+
     // A new kpi.rhai of the set's own replaces default's KPIs.
     std::fs::write(dir.join("acme/process.rhai"), stages("Three")).expect("write");
     std::fs::write(
