@@ -2039,6 +2039,19 @@ fn codes_in(c: &mut Cells<'_>, col: &str) -> Option<Vec<String>> {
     )
 }
 
+/// The deal `deal_code` names (its id and customer), which must be of `customer` when given.
+fn deal_cell(c: &mut Cells<'_>, deals: &HashMap<String, (Uuid, Uuid)>, customer: Option<Uuid>) -> Option<(Uuid, Uuid)> {
+    let code = c.opt("deal_code", 64)?;
+    let Some(&(id, of)) = deals.get(&code) else {
+        c.problem("deal_code", format_args!("no deal has the code `{code}`"));
+        return None;
+    };
+    if customer.is_some_and(|customer| customer != of) {
+        c.problem("deal_code", "the deal is of another customer");
+    }
+    Some((id, of))
+}
+
 /// The company's live deals by code, with their customer.
 async fn deal_codes(
     db: &impl ConnectionTrait,
@@ -2178,18 +2191,7 @@ async fn activities(db: &impl ConnectionTrait, actor: &Actor, file: &File, repor
             _ => None,
         };
         let subject = c.opt("subject", 200);
-        let deal = c.opt("deal_code", 64).and_then(|code| match deals.get(&code) {
-            Some(d) => Some(*d),
-            None => {
-                c.problem("deal_code", format_args!("no deal has the code `{code}`"));
-                None
-            }
-        });
-        if let (Some((_, of)), Some(customer)) = (deal, customer_id)
-            && of != customer
-        {
-            c.problem("deal_code", "the deal is of another customer");
-        }
+        let deal = deal_cell(&mut c, &deals, customer_id);
         let duration = c.int("duration_minutes");
         if duration.is_some_and(|d| !(0..=24 * 60).contains(&d)) {
             c.problem("duration_minutes", "must be 0 to 1440");
@@ -2396,18 +2398,7 @@ async fn tasks(db: &impl ConnectionTrait, actor: &Actor, file: &File, report: &m
         };
         let due = r.cells.contains_key("due_date").then(|| c.date("due_date")).flatten();
         let customer_id = c.lookup("customer_code", &customers, "customer");
-        let deal = c.opt("deal_code", 64).and_then(|code| match deals.get(&code) {
-            Some(d) => Some(*d),
-            None => {
-                c.problem("deal_code", format_args!("no deal has the code `{code}`"));
-                None
-            }
-        });
-        if let (Some((_, of)), Some(customer)) = (deal, customer_id)
-            && of != customer
-        {
-            c.problem("deal_code", "the deal is of another customer");
-        }
+        let deal = deal_cell(&mut c, &deals, customer_id);
         let customer_id = customer_id.or(deal.map(|d| d.1));
         let kind = match c.opt("kind", 32).map(|s| s.to_ascii_lowercase()).as_deref() {
             None => Some(if customer_id.is_some() {

@@ -224,6 +224,41 @@ async fn the_operator_creates_a_company_and_its_admin_logs_in() {
     );
     assert!(!ok && err.contains("already exists"), "{err}");
 
+    // The README's next step: bring the organisation and the history in.
+    let fixtures = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/history"));
+    let write = |name: &str, text: &str| {
+        let path = dir.join(name);
+        std::fs::write(&path, text).expect("file");
+        path
+    };
+    // Teams, their members, then the teams again with their managers (the README's order).
+    let files = [
+        ("teams", write("teams.csv", "name,parent,manager_email\nSales,,\n")),
+        (
+            "members",
+            write(
+                "members.csv",
+                "email,name,role,team\nmanager@acme.test,Mana Ger,manager,Sales\nrep@acme.test,Rep Resent,rep,Sales\n",
+            ),
+        ),
+        (
+            "teams",
+            write("managers.csv", "name,parent,manager_email\nSales,,manager@acme.test\n"),
+        ),
+        ("customers", fixtures.join("customers.csv")),
+        ("contacts", fixtures.join("contacts.csv")),
+        ("products", fixtures.join("products.csv")),
+        ("deals", fixtures.join("deals.csv")),
+        ("deal-stage-history", fixtures.join("stage_history.csv")),
+        ("activities", fixtures.join("activities.csv")),
+        ("tasks", fixtures.join("tasks.csv")),
+    ];
+    for (kind, file) in &files {
+        let path = file.to_string_lossy();
+        let (ok, out, err) = sfa_command(&dir, &["import", kind, &path, "--company", "kita"], None);
+        assert!(ok && out.starts_with("imported"), "{kind}: {out}{err}");
+    }
+
     let mut child = Command::new(env!("CARGO_BIN_EXE_sfa"))
         .arg("serve")
         .current_dir(&dir)
@@ -271,6 +306,60 @@ async fn the_operator_creates_a_company_and_its_admin_logs_in() {
         json!({"me": {"role": "ADMIN"}, "company": {"slug": "kita", "timeZone": "Asia/Tokyo"}})
     );
 
+    // Invite the manager (imported members have no password yet), who runs the first query.
+    let members = gql(
+        Some(token.clone()),
+        "{ members(first: 10) { nodes { id email } } }".into(),
+    )
+    .await;
+    let manager = members["data"]["members"]["nodes"]
+        .as_array()
+        .expect("members")
+        .iter()
+        .find(|m| m["email"] == "manager@acme.test")
+        .expect("the imported manager")["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let reset = gql(
+        Some(token.clone()),
+        format!("mutation {{ resetMemberPassword(id: \"{manager}\") {{ temporaryPassword }} }}"),
+    )
+    .await;
+    let temporary = reset["data"]["resetMemberPassword"]["temporaryPassword"]
+        .as_str()
+        .expect("password");
+    let manager_login = gql(
+        None,
+        format!(
+            "mutation {{ login(email: \"manager@acme.test\", password: \"{temporary}\", company: \"kita\") {{ token }} }}"
+        ),
+    )
+    .await;
+    let manager_token = manager_login["data"]["login"]["token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    let dashboard = gql(
+        Some(manager_token.clone()),
+        include_str!("../../docs/first-query.graphql").into(),
+    )
+    .await;
+    assert!(dashboard.get("errors").is_none(), "{dashboard:#}");
+    assert_eq!(dashboard["data"]["me"]["role"], "MANAGER");
+    let funnel = gql(
+        Some(manager_token),
+        "{ pipeline { stages(asOf: \"2026-10-15T12:00:00Z\") { stage { key } deals } } }".into(),
+    )
+    .await;
+    let total: i64 = funnel["data"]["pipeline"]["stages"]
+        .as_array()
+        .expect("stages")
+        .iter()
+        .filter_map(|s| s["deals"].as_i64())
+        .sum();
+    assert_eq!(total, 4, "the imported history's funnel of 2026-10-15: {funnel}");
+
     let (ok, out, err) = sfa_command(&dir, &["company", "disable", "kita"], None);
     assert!(ok && out.contains("disabled"), "{out}{err}");
     let refused = gql(Some(token.clone()), "{ me { id } }".into()).await;
@@ -281,7 +370,7 @@ async fn the_operator_creates_a_company_and_its_admin_logs_in() {
     let (ok, listed, _) = sfa_command(&dir, &["company", "list", "--json"], None);
     assert!(ok);
     let row: Value = serde_json::from_str(listed.lines().next().expect("one line")).expect("JSON line");
-    assert_eq!((row["slug"].as_str(), row["members"].as_i64()), (Some("kita"), Some(1)));
+    assert_eq!((row["slug"].as_str(), row["members"].as_i64()), (Some("kita"), Some(3)));
     assert!(row["disabledAt"].is_string(), "{row}");
     assert!(sfa_command(&dir, &["company", "enable", "kita"], None).0);
     let again = gql(Some(token.clone()), "{ me { id } }".into()).await;
