@@ -422,15 +422,10 @@ impl Demo {
             });
         }
 
-        // Customers: the top 10% of reps own about half of them.
-        let top = (reps.len() / 10).max(1);
+        // Customers: spread across the reps, each with a book of about the same size.
         let mut custs = Vec::new();
         for i in 0..customers {
-            let owner = if rng.random_bool(0.5) {
-                reps[rng.random_range(0..top)].id
-            } else {
-                reps[rng.random_range(0..reps.len())].id
-            };
+            let owner = reps[rng.random_range(0..reps.len())].id;
             let id = id_at(&mut rng, t0);
             let name = format!(
                 "株式会社{}{}",
@@ -509,6 +504,7 @@ impl Demo {
         }
 
         // Deals across every stage, with the path that led there.
+        let mut sold_by: std::collections::HashMap<(Uuid, NaiveDate), i64> = Default::default();
         let mut open_deals: Vec<(Uuid, usize)> = Vec::new();
         for (ci, cust) in custs.iter().enumerate() {
             if !rng.random_bool(0.6) {
@@ -521,9 +517,18 @@ impl Demo {
             let reached = rng.random_range(0..STAGES.len());
             let lost = reached < STAGES.len() - 1 && rng.random_bool(0.2);
             let won = reached == STAGES.len() - 1;
+            // The path fits between the deal's creation and now: no move lies in the future.
+            let mut gaps: Vec<i64> = (0..=reached).map(|_| rng.random_range(3..25) * 24).collect();
+            let room = (at(today, 9, 0) - created).num_hours().max(0);
+            let total: i64 = gaps.iter().sum();
+            if total > room {
+                for g in &mut gaps {
+                    *g = *g * room / total.max(1);
+                }
+            }
             let mut t = created;
             let mut from: Option<&str> = None;
-            for (key, _, _) in &STAGES[..=reached] {
+            for (i, (key, _, _)) in STAGES[..=reached].iter().enumerate() {
                 d.history.push(deal_stage_history::ActiveModel {
                     id: Set(id_at(&mut rng, t)),
                     company_id: Set(company_id),
@@ -534,7 +539,7 @@ impl Demo {
                     changed_at: Set(t),
                 });
                 from = Some(key);
-                t += Duration::days(rng.random_range(3..25));
+                t += Duration::hours(gaps[i]);
             }
             if lost {
                 d.history.push(deal_stage_history::ActiveModel {
@@ -605,8 +610,13 @@ impl Demo {
             if won {
                 for k in 0..rng.random_range(1..4) {
                     let (product, price) = product_ids[rng.random_range(0..product_ids.len())];
-                    let sold = (entered.date_naive() + Duration::days(30 * k)).min(today);
+                    let sold = entered.date_naive() + Duration::days(30 * k);
                     let amount = price * rng.random_range(1..4);
+                    if sold > today {
+                        // An instalment still to come.
+                        continue;
+                    }
+                    *sold_by.entry((owner, month_of(sold))).or_default() += amount;
                     d.sales.push(sales_record::ActiveModel {
                         id: Set(id_at(&mut rng, at(sold, 12, 0))),
                         company_id: Set(company_id),
@@ -622,6 +632,43 @@ impl Demo {
                     });
                 }
             }
+        }
+
+        // Repeat business: active customers buy supplies and services most
+        // months, so that every rep books sales month after month.
+        let repeat: Vec<(Uuid, i64)> = product_ids
+            .iter()
+            .copied()
+            .filter(|(_, price)| *price <= 300_000)
+            .collect();
+        let mut month = month_of(start);
+        while month <= today && !repeat.is_empty() {
+            for (cust, row) in custs.iter().zip(&d.customers) {
+                if *row.status.as_ref() != CustomerStatus::Active || !rng.random_bool(0.3) {
+                    continue;
+                }
+                let sold = month + Duration::days(rng.random_range(0..28));
+                let (product, price) = repeat[rng.random_range(0..repeat.len())];
+                let amount = price * rng.random_range(1..4);
+                if sold > today {
+                    continue;
+                }
+                *sold_by.entry((cust.owner, month_of(sold))).or_default() += amount;
+                d.sales.push(sales_record::ActiveModel {
+                    id: Set(id_at(&mut rng, at(sold, 12, 0))),
+                    company_id: Set(company_id),
+                    customer_id: Set(cust.id),
+                    product_id: Set(Some(product)),
+                    member_id: Set(Some(cust.owner)),
+                    sold_on: Set(sold),
+                    amount: Set(amount),
+                    gross_profit: Set(amount * rng.random_range(25..50) / 100),
+                    quantity: Set(Some(1)),
+                    external_ref: Set(format!("S{:08}", d.sales.len() + 1)),
+                    created_at: Set(at(sold, 12, 0)),
+                });
+            }
+            month = month_of(month + Duration::days(32));
         }
 
         // A year of activities: done in the past, planned for the next two weeks,
@@ -828,21 +875,45 @@ impl Demo {
             row.last_contact_at = Set(cust.last_contact);
         }
 
-        // Monthly targets per rep and team for the year so far.
+        // Monthly targets per rep and team for the year so far. A sales
+        // target is set so that a past month's attainment lies between 50 %
+        // and 130 % (as plans and results go in a real company); the current
+        // month's is the rep's usual month, so its attainment is the pace so far.
+        let this_month = month_of(today);
         let mut month = NaiveDate::from_ymd_opt(start.year(), start.month(), 1).unwrap_or(start);
         while month <= today {
-            for rep in &reps {
+            let mut squad_sales = vec![0i64; squads.len()];
+            for (i, rep) in reps.iter().enumerate() {
+                let past: Vec<i64> = sold_by
+                    .iter()
+                    .filter(|((who, m), _)| *who == rep.id && *m != this_month)
+                    .map(|(_, v)| *v)
+                    .collect();
+                let usual = (past.iter().sum::<i64>() / (past.len() as i64).max(1)).max(1_000_000);
+                let actual = sold_by.get(&(rep.id, month)).copied().unwrap_or(0);
+                let basis = if month == this_month || actual == 0 {
+                    usual
+                } else {
+                    actual
+                };
+                let attainment = if month == this_month {
+                    rng.random_range(0.8..1.2)
+                } else {
+                    rng.random_range(0.5..1.3)
+                };
+                let sales_target = ((basis as f64 / attainment) / 10_000.0).round() as i64 * 10_000;
+                squad_sales[i / 6 % squads.len()] += sales_target;
                 for (metric, value) in [
                     ("visits_done", 40),
                     ("appointments", 10),
                     ("focus_proposals", 8),
-                    ("sales_amount", 3_000_000),
+                    ("sales_amount", sales_target),
                 ] {
                     d.targets
                         .push(target(&mut rng, company_id, Some(rep.id), None, month, metric, value));
                 }
             }
-            for squad in &squads {
+            for (squad, value) in squads.iter().zip(squad_sales) {
                 d.targets.push(target(
                     &mut rng,
                     company_id,
@@ -850,7 +921,7 @@ impl Demo {
                     Some(*squad),
                     month,
                     "sales_amount",
-                    18_000_000,
+                    value,
                 ));
             }
             month = NaiveDate::from_ymd_opt(month.year() + (month.month() / 12) as i32, month.month() % 12 + 1, 1)
@@ -925,6 +996,11 @@ impl Demo {
         bulk(db, self.comments).await?;
         Ok(())
     }
+}
+
+/// The first day of `day`'s month.
+fn month_of(day: NaiveDate) -> NaiveDate {
+    day.with_day(1).unwrap_or(day)
 }
 
 fn target(

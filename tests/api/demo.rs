@@ -82,3 +82,81 @@ async fn the_demo_company_answers_the_dashboard_query() {
             .is_some_and(|t| t.iter().all(|t| t["manager"]["name"].is_string()))
     );
 }
+
+/// The demo looks like a company at work: customers spread across the reps,
+/// sales booked month after month, past months' attainment between about
+/// 50 % and 130 %, and no stage move in the future.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_demo_company_is_believable() {
+    use sea_orm::{ConnectionTrait, Statement};
+    let app = TestApp::spawn().await;
+    ensure_demo(
+        &app.db,
+        &app.plugins,
+        11,
+        DemoSize {
+            customers: 1000,
+            months: 3,
+        },
+    )
+    .await
+    .expect("seed");
+    let backend = app.db.get_database_backend();
+    let db = &app.db;
+    let all = |sql: &str| {
+        let stmt = Statement::from_string(backend, sql.to_owned());
+        async move { db.query_all_raw(stmt).await.expect("query") }
+    };
+    let owners: Vec<i64> = all("SELECT COUNT(*) AS n FROM customer GROUP BY owner_id")
+        .await
+        .iter()
+        .map(|r| r.try_get::<i64>("", "n").expect("n"))
+        .collect();
+    let (max, mean) = (
+        *owners.iter().max().expect("owners"),
+        owners.iter().sum::<i64>() / owners.len() as i64,
+    );
+    assert!(owners.len() >= 20 && max <= 2 * mean, "customers per rep: {owners:?}");
+
+    let today = chrono::Utc::now().date_naive();
+    let this_month = today.with_day(1).expect("first");
+    let targets = all(
+        "SELECT t.member_id AS m, t.period_start AS p, t.value AS v FROM target t
+         WHERE t.metric = 'sales_amount' AND t.member_id IS NOT NULL",
+    )
+    .await;
+    let sales = all("SELECT member_id AS m, sold_on AS d, amount AS a FROM sales_record").await;
+    use chrono::Datelike;
+    let mut booked: std::collections::HashMap<(uuid::Uuid, chrono::NaiveDate), i64> = Default::default();
+    let mut days = std::collections::HashSet::new();
+    for s in &sales {
+        let day: chrono::NaiveDate = s.try_get("", "d").expect("day");
+        assert!(day <= today, "a sale in the future: {day}");
+        days.insert(day);
+        let member: Option<uuid::Uuid> = s.try_get("", "m").expect("member");
+        *booked
+            .entry((member.expect("seller"), day.with_day(1).expect("first")))
+            .or_default() += s.try_get::<i64>("", "a").expect("amount");
+    }
+    assert!(days.len() > 60, "sales spread over the months: {} days", days.len());
+    let mut rates = Vec::new();
+    for t in &targets {
+        let start: chrono::NaiveDate = t.try_get("", "p").expect("start");
+        if start >= this_month {
+            continue;
+        }
+        let member: uuid::Uuid = t.try_get("", "m").expect("member");
+        let value: i64 = t.try_get("", "v").expect("value");
+        rates.push(booked.get(&(member, start)).copied().unwrap_or(0) as f64 / value as f64);
+    }
+    let within = rates.iter().filter(|r| (0.495..=1.305).contains(*r)).count();
+    assert!(rates.len() >= 48, "{} past rep-months", rates.len());
+    assert!(
+        within * 100 >= rates.len() * 95 && rates.iter().all(|r| *r <= 1.305),
+        "attainment of past months: {rates:?}"
+    );
+    let latest: chrono::DateTime<chrono::Utc> = all("SELECT MAX(changed_at) AS t FROM deal_stage_history").await[0]
+        .try_get("", "t")
+        .expect("latest move");
+    assert!(latest <= chrono::Utc::now(), "a stage move in the future: {latest}");
+}
