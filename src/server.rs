@@ -211,7 +211,7 @@ pub async fn company(config: &Config, action: crate::cli::CompanyAction) -> Resu
             }
         }
         CompanyAction::List { json } => {
-            let all = company::list(&db).await.map_err(|e| e.message())?;
+            let all = company::list(&db, None).await.map_err(|e| e.message())?;
             if json {
                 for s in &all {
                     let c = &s.company;

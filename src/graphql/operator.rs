@@ -88,7 +88,7 @@ pub struct OperatorQuery;
 impl OperatorQuery {
     /// Every company of the server, oldest first.
     async fn companies(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<OperatorCompany>> {
-        Ok(company::list(db(ctx)?)
+        Ok(company::list(db(ctx)?, None)
             .await?
             .into_iter()
             .map(|s| OperatorCompany::of(s.company, Some((s.members, s.active_members))))
@@ -97,11 +97,10 @@ impl OperatorQuery {
 
     /// One company by its slug; null when there is none.
     async fn company(&self, ctx: &Context<'_>, slug: String) -> async_graphql::Result<Option<OperatorCompany>> {
-        let all = company::list(db(ctx)?).await?;
-        let slug = slug.trim().to_lowercase();
-        Ok(all
+        Ok(company::list(db(ctx)?, Some(&slug))
+            .await?
             .into_iter()
-            .find(|s| s.company.slug == slug)
+            .next()
             .map(|s| OperatorCompany::of(s.company, Some((s.members, s.active_members)))))
     }
 

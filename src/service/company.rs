@@ -193,16 +193,7 @@ pub async fn create(db: &DatabaseConnection, plugins: &Plugins, new: NewCompany)
     let time_zone = time_zone(new.time_zone.as_deref())?;
     let currency = currency(new.currency.as_deref())?;
     let plugin_set = process(plugins, new.process.as_deref())?;
-    let (password, generated) = match new.password {
-        Some(p) => {
-            members::check_password(&p)?;
-            (p, None)
-        }
-        None => {
-            let p = members::generated_password();
-            (p.clone(), Some(p))
-        }
-    };
+    let (password, generated) = members::chosen_or_generated(new.password)?;
     let password_hash = members::hash(password).await?;
     let txn = crate::db::begin_write(db).await?;
     let taken = company::Entity::find()
@@ -260,22 +251,24 @@ pub async fn create(db: &DatabaseConnection, plugins: &Plugins, new: NewCompany)
     })
 }
 
-/// Every company, oldest first, with its member counts.
-pub async fn list(db: &impl ConnectionTrait) -> AppResult<Vec<Summary>> {
-    let companies = company::Entity::find()
-        .order_by_asc(company::Column::CreatedAt)
-        .all(db)
-        .await?;
-    let counts: Vec<(Uuid, bool, i64)> = member::Entity::find()
+/// Every company (or the one with `slug`), oldest first, with its member counts.
+pub async fn list(db: &impl ConnectionTrait, slug: Option<&str>) -> AppResult<Vec<Summary>> {
+    let mut query = company::Entity::find().order_by_asc(company::Column::CreatedAt);
+    if let Some(slug) = slug {
+        query = query.filter(company::Column::Slug.eq(slug.trim().to_lowercase()));
+    }
+    let companies = query.all(db).await?;
+    let mut counts = member::Entity::find()
         .select_only()
         .column(member::Column::CompanyId)
         .column(member::Column::Active)
         .column_as(member::Column::Id.count(), "n")
         .group_by(member::Column::CompanyId)
-        .group_by(member::Column::Active)
-        .into_tuple()
-        .all(db)
-        .await?;
+        .group_by(member::Column::Active);
+    if slug.is_some() {
+        counts = counts.filter(member::Column::CompanyId.is_in(companies.iter().map(|c| c.id)));
+    }
+    let counts: Vec<(Uuid, bool, i64)> = counts.into_tuple().all(db).await?;
     Ok(companies
         .into_iter()
         .map(|company| {
@@ -384,16 +377,7 @@ pub async fn set_password(
     password: Option<String>,
 ) -> AppResult<PasswordSet> {
     let email = members::email(email)?;
-    let (password, generated) = match password {
-        Some(p) => {
-            members::check_password(&p)?;
-            (p, None)
-        }
-        None => {
-            let p = members::generated_password();
-            (p.clone(), Some(p))
-        }
-    };
+    let (password, generated) = members::chosen_or_generated(password)?;
     let hash = members::hash(password).await?;
     let txn = crate::db::begin_write(db).await?;
     let company = by_slug(&txn, slug).await?;

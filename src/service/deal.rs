@@ -82,7 +82,7 @@ fn amount(v: Option<i64>) -> AppResult<Option<i64>> {
 }
 
 /// The stage `key` of the company's process, or a message listing the real ones.
-fn stage_of<'a>(actor: &'a Actor, key: &str) -> AppResult<&'a Stage> {
+pub(crate) fn stage_of<'a>(actor: &'a Actor, key: &str) -> AppResult<&'a Stage> {
     let key = validate::key("stage", key)?;
     actor.plugins.process.stage(&key).ok_or_else(|| {
         let keys: Vec<&str> = actor.plugins.process.stages.iter().map(|s| s.key.as_str()).collect();

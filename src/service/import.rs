@@ -1326,15 +1326,9 @@ async fn touchpoints(db: &impl ConnectionTrait, actor: &Actor, file: &File, repo
 /// The stage `col` names, if the company's process has it.
 fn stage_cell<'a>(c: &mut Cells<'_>, actor: &'a Actor, col: &str) -> Option<&'a crate::plugins::Stage> {
     let key = c.opt(col, 64)?;
-    let found = actor.plugins.process.stage(&key);
-    if found.is_none() {
-        let keys: Vec<&str> = actor.plugins.process.stages.iter().map(|s| s.key.as_str()).collect();
-        c.problem(
-            col,
-            format_args!("`{key}` is not a stage of the company's process ({})", keys.join(", ")),
-        );
-    }
-    found
+    super::deal::stage_of(actor, &key)
+        .map_err(|e| c.problem(col, e.message()))
+        .ok()
 }
 
 /// A time of the past (or now): refused when it lies in the future.

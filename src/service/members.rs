@@ -15,7 +15,7 @@ use crate::{
 /// Shortest password accepted.
 pub const MIN_PASSWORD: usize = 10;
 
-pub(crate) fn check_password(password: &str) -> AppResult<()> {
+fn check_password(password: &str) -> AppResult<()> {
     let n = password.chars().count();
     if !(MIN_PASSWORD..=256).contains(&n) {
         return Err(AppError::bad(format!(
@@ -25,8 +25,23 @@ pub(crate) fn check_password(password: &str) -> AppResult<()> {
     Ok(())
 }
 
+/// The password to set: the one given (checked), or a generated one,
+/// returned a second time to be shown once.
+pub(crate) fn chosen_or_generated(given: Option<String>) -> AppResult<(String, Option<String>)> {
+    match given {
+        Some(p) => {
+            check_password(&p)?;
+            Ok((p, None))
+        }
+        None => {
+            let p = generated_password();
+            Ok((p.clone(), Some(p)))
+        }
+    }
+}
+
 /// A random password for a new member or a reset, shown once.
-pub(crate) fn generated_password() -> String {
+fn generated_password() -> String {
     use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
     let mut bytes = [0u8; 12];
     rand::rng().fill_bytes(&mut bytes);
@@ -93,16 +108,7 @@ pub async fn create(
             "{email} is already a member of your company"
         )));
     }
-    let (password, generated) = match f.password {
-        Some(p) => {
-            check_password(&p)?;
-            (p, None)
-        }
-        None => {
-            let p = generated_password();
-            (p.clone(), Some(p))
-        }
-    };
+    let (password, generated) = chosen_or_generated(f.password)?;
     let t = now();
     let am = member::ActiveModel {
         id: Set(new_id()),
@@ -180,16 +186,7 @@ pub async fn reset_password(
 ) -> AppResult<(member::Model, Option<String>)> {
     actor.require_admin("reset passwords")?;
     let before = find_member(db, actor, id).await?;
-    let (password, generated) = match password {
-        Some(p) => {
-            check_password(&p)?;
-            (p, None)
-        }
-        None => {
-            let p = generated_password();
-            (p.clone(), Some(p))
-        }
-    };
+    let (password, generated) = chosen_or_generated(password)?;
     let mut am = before.clone().into_active_model();
     am.password_hash = Set(hash(password).await?);
     am.token_version = Set(before.token_version + 1);

@@ -9,28 +9,26 @@ use std::{
 
 use serde_json::{Value, json};
 
-#[tokio::test(flavor = "multi_thread")]
-async fn serve_demo_answers_the_readme_query_and_stops_on_sigterm() {
-    let dir = std::env::temp_dir().join(format!("sfa-bin-{}", uuid::Uuid::now_v7().simple()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let config = dir.join("custom.toml");
-    std::fs::write(
-        &config,
-        "listen = \"127.0.0.1:0\"\nrequest_timeout_secs = 3\n[graphql]\nmax_page_size = 10\n\
-         [scripts]\nmax_request_operations = 100000000000\nmax_request_bytes = 100000000000\n",
-    )
-    .expect("config file");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sfa"))
-        .args(["serve", "--demo"])
-        .current_dir(&dir)
-        .env("SFA_CONFIG", &config)
+/// Starts the binary as a server in `dir` (SQLite there, the shipped plugins,
+/// the given config file or, without one, a free port) and waits for the URL it prints.
+async fn serve(
+    dir: &std::path::Path,
+    args: &[&str],
+    config: Option<&std::path::Path>,
+) -> (std::process::Child, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sfa"));
+    cmd.args(args)
+        .current_dir(dir)
         .env("SFA_PLUGINS_DIR", concat!(env!("CARGO_MANIFEST_DIR"), "/plugins"))
         .env_remove("DATABASE_URL")
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start sfa");
+        .stderr(Stdio::null());
+    match config {
+        Some(c) => cmd.env("SFA_CONFIG", c),
+        None => cmd.env_remove("SFA_CONFIG").env("SFA_LISTEN", "127.0.0.1:0"),
+    };
+    let mut child = cmd.spawn().expect("start sfa");
     let stdout = child.stdout.take().expect("stdout");
     let url = tokio::task::spawn_blocking(move || {
         BufReader::new(stdout).lines().map_while(Result::ok).find_map(|line| {
@@ -42,6 +40,21 @@ async fn serve_demo_answers_the_readme_query_and_stops_on_sigterm() {
     .await
     .expect("read stdout")
     .expect("the server prints its URL");
+    (child, url)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn serve_demo_answers_the_readme_query_and_stops_on_sigterm() {
+    let dir = std::env::temp_dir().join(format!("sfa-bin-{}", uuid::Uuid::now_v7().simple()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let config = dir.join("custom.toml");
+    std::fs::write(
+        &config,
+        "listen = \"127.0.0.1:0\"\nrequest_timeout_secs = 3\n[graphql]\nmax_page_size = 10\n\
+         [scripts]\nmax_request_operations = 100000000000\nmax_request_bytes = 100000000000\n",
+    )
+    .expect("config file");
+    let (mut child, url) = serve(&dir, &["serve", "--demo"], Some(&config)).await;
     assert!(
         dir.join("data/sfa.db").exists(),
         "SQLite file created in the data directory"
@@ -259,29 +272,7 @@ async fn the_operator_creates_a_company_and_its_admin_logs_in() {
         assert!(ok && out.starts_with("imported"), "{kind}: {out}{err}");
     }
 
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sfa"))
-        .arg("serve")
-        .current_dir(&dir)
-        .env("SFA_PLUGINS_DIR", concat!(env!("CARGO_MANIFEST_DIR"), "/plugins"))
-        .env("SFA_LISTEN", "127.0.0.1:0")
-        .env_remove("DATABASE_URL")
-        .env_remove("SFA_CONFIG")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start sfa");
-    let stdout = child.stdout.take().expect("stdout");
-    let url = tokio::task::spawn_blocking(move || {
-        BufReader::new(stdout).lines().map_while(Result::ok).find_map(|line| {
-            line.split_whitespace()
-                .find(|w| w.starts_with("http://"))
-                .map(str::to_owned)
-        })
-    })
-    .await
-    .expect("read stdout")
-    .expect("the server prints its URL");
+    let (mut child, url) = serve(&dir, &["serve"], None).await;
     let http = reqwest::Client::new();
     let gql = |token: Option<String>, query: String| {
         let mut req = http.post(&url).json(&json!({"query": query}));
