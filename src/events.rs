@@ -26,6 +26,9 @@ pub enum EventKind {
     Deal,
     /// An activity was recorded or changed; `id` is the activity, `member` whose it is.
     Activity,
+    /// The company published a version of its process; `id` is the
+    /// `process_version` row. Every replica compiles it ahead of requests.
+    Process,
 }
 
 /// One event.

@@ -299,6 +299,7 @@ impl Demo {
             created_at: Set(t0),
             updated_at: Set(t0),
             disabled_at: Set(None),
+            process_version: Set(None),
         });
 
         // Organisation: a head office with two departments and four teams.

@@ -639,33 +639,8 @@ pub fn check_plugins(config: &Config, bench: Option<u64>) -> Result<(), String> 
         let p = &set.process;
         // Every KPI must evaluate on an empty row (nothing done, no targets)
         // and on a busy one, without failing.
-        let month = crate::service::period::Period::containing(
-            entity::enums::PeriodKind::Month,
-            chrono::Utc::now().date_naive(),
-        );
-        let metrics = crate::service::kpi::BASE_METRICS.len();
-        let empty = crate::service::kpi::Row {
-            subject: crate::service::plan::Subject::Member(uuid::Uuid::nil()),
-            period: month,
-            days_elapsed: 0,
-            metrics: vec![0; metrics],
-            targets: Default::default(),
-        };
-        let busy = crate::service::kpi::Row {
-            days_elapsed: month.days() / 2,
-            metrics: (1..=metrics as i64).map(|i| i * 7).collect(),
-            targets: [("visits_done", 40), ("sales_amount", 3_000_000)]
-                .into_iter()
-                .map(|(k, v)| (k.to_owned(), v))
-                .collect(),
-            ..empty.clone()
-        };
-        for row in [&empty, &busy] {
-            for value in crate::service::kpi::evaluate(&set, row) {
-                if let Some(e) = value.error {
-                    return Err(format!("{name}: KPI `{}` fails: {e}", value.key));
-                }
-            }
+        if let Some((key, e)) = crate::service::kpi::sample_failures(&set).into_iter().next() {
+            return Err(format!("{name}: KPI `{key}` fails: {e}"));
         }
         println!(
             "{name}: ok (version {}; {} stages, {} quality indicators, {} contact levels, {} reactions, {} KPIs)",
@@ -676,7 +651,24 @@ pub fn check_plugins(config: &Config, bench: Option<u64>) -> Result<(), String> 
             p.reactions.len(),
             p.kpis.len()
         );
+        let inherited: Vec<String> = set
+            .functions
+            .iter()
+            .filter(|f| f.inherited)
+            .map(|f| format!("{}/{}", f.file, f.name))
+            .collect();
+        if name != "default" {
+            println!(
+                "  from default: {}",
+                if inherited.is_empty() {
+                    "nothing".into()
+                } else {
+                    inherited.join(", ")
+                }
+            );
+        }
         if let Some(n) = bench {
+            let [_, busy] = crate::service::kpi::sample_rows();
             let reactions: Vec<String> = p.reactions.iter().take(2).map(|r| r.key.clone()).collect();
             let contacts: Vec<(String, Option<String>)> = p
                 .contact_levels

@@ -212,6 +212,7 @@ impl AppState {
             crate::service::forecast::spawn(db.clone(), plugins.clone(), every);
         }
         let bus = crate::events::Bus::start(&db).await?;
+        crate::service::process::follow(db.clone(), plugins.clone(), &bus);
         if config.task_reminder_minutes > 0 {
             let every = std::time::Duration::from_secs(config.task_reminder_minutes * 60);
             crate::service::notify::spawn_reminders(db.clone(), plugins.clone(), bus.clone(), every);

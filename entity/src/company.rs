@@ -28,6 +28,9 @@ pub struct Model {
     pub updated_at: DateTimeUtc,
     /// Set while the operator has disabled the company: its members are refused.
     pub disabled_at: Option<DateTimeUtc>,
+    /// The stored version of the company's process that runs
+    /// (`process_version.version`); `None` follows the shipped set `plugin_set`.
+    pub process_version: Option<i32>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -31,6 +31,7 @@ pub mod login_session;
 pub mod member;
 pub mod notification;
 pub mod notification_mute;
+pub mod process_version;
 pub mod product;
 pub mod question;
 pub mod quote;

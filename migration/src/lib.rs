@@ -21,6 +21,7 @@ mod m20261202_000014_sessions_and_company_emails;
 mod m20261203_000015_add_company_disabled_at;
 mod m20261203_000016_add_deal_code;
 mod m20261203_000017_add_activity_and_task_refs;
+mod m20261204_000018_create_process_version;
 
 /// Every migration of the server, oldest first.
 pub struct Migrator;
@@ -46,6 +47,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000015_add_company_disabled_at::Migration),
             Box::new(m20261203_000016_add_deal_code::Migration),
             Box::new(m20261203_000017_add_activity_and_task_refs::Migration),
+            Box::new(m20261204_000018_create_process_version::Migration),
         ]
     }
 }

@@ -169,6 +169,7 @@ pub async fn generate(db: &DatabaseConnection, size: Size, seed: u64) -> AppResu
         created_at: Set(start),
         updated_at: Set(start),
         disabled_at: Set(None),
+        process_version: Set(None),
     }
     .insert(db)
     .await?;

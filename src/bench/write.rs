@@ -116,6 +116,7 @@ async fn setup(db: &DatabaseConnection, plugins: &Plugins, busy: bool) -> AppRes
             created_at: t,
             updated_at: t,
             disabled_at: None,
+            process_version: None,
         }
         .into_active_model()
         .reset_all(),

@@ -23,6 +23,7 @@ pub mod operator;
 pub mod org;
 pub mod pipeline;
 pub mod process;
+pub mod process_version;
 pub mod qa;
 pub mod scalars;
 pub mod task;
@@ -46,6 +47,7 @@ pub struct QueryRoot(
     misc::MiscQuery,
     admin::AdminQuery,
     process::ProcessQuery,
+    process_version::ProcessVersionQuery,
     kpi::KpiQuery,
     analytics::AnalyticsQuery,
     pipeline::PipelineQuery,
@@ -71,6 +73,7 @@ pub struct MutationRoot(
     misc::MiscMutation,
     admin::AdminMutation,
     process::ProcessMutation,
+    process_version::ProcessVersionMutation,
     forecast::ForecastMutation,
     notification::NotificationMutation,
     webhook::WebhookMutation,

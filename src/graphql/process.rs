@@ -45,6 +45,26 @@ pub struct ProcessInfo {
     company_id: uuid::Uuid,
 }
 
+impl ProcessInfo {
+    /// `set` as the process of the company `company_id`.
+    pub fn new(set: std::sync::Arc<crate::plugins::PluginSet>, company_id: uuid::Uuid) -> Self {
+        Self { set, company_id }
+    }
+}
+
+/// One function a process runs, and where it comes from.
+#[derive(SimpleObject)]
+pub struct ProcessFunction {
+    /// `process.rhai`, `scoring.rhai` or `kpi.rhai`.
+    pub file: String,
+    /// The function's name.
+    pub name: String,
+    /// How many parameters it takes.
+    pub params: i32,
+    /// True when the company's scripts do not define it and it comes from `default`.
+    pub inherited: bool,
+}
+
 /// A background re-score of the company's energy scores.
 #[derive(SimpleObject)]
 pub struct RescoreJob {
@@ -83,9 +103,32 @@ impl From<entity::rescore_job::Model> for RescoreJob {
 
 #[Object]
 impl ProcessInfo {
-    /// The plugin set in use.
+    /// The plugin set in use: a shipped set of `plugins/`, or `stored vN`
+    /// for the company's own version N.
     async fn plugin_set(&self) -> &str {
         &self.set.name
+    }
+    /// The company's stored version that runs (null: a shipped set runs).
+    async fn stored_version(&self) -> Option<i32> {
+        self.set.stored_version
+    }
+    /// Every function the process runs, with its file and whether it is
+    /// inherited from `default` (a function the company's scripts do not define).
+    async fn functions(&self) -> Vec<ProcessFunction> {
+        self.set
+            .functions
+            .iter()
+            .map(|f| ProcessFunction {
+                file: f.file.to_owned(),
+                name: f.name.clone(),
+                params: f.params as i32,
+                inherited: f.inherited,
+            })
+            .collect()
+    }
+    /// The shipped sets of `plugins/` a company can follow (`useShippedProcess`).
+    async fn shipped_sets(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<String>> {
+        Ok(ctx.data::<std::sync::Arc<crate::plugins::Plugins>>()?.names())
     }
     /// Version of the set (changes whenever one of its scripts changes).
     async fn version(&self) -> &str {
@@ -144,6 +187,12 @@ impl ProcessMutation {
     async fn reload_plugins(&self, ctx: &Context<'_>) -> async_graphql::Result<ProcessInfo> {
         let actor = super::context::writer(ctx)?;
         actor.require_admin("reload plugins")?;
+        if let Some(version) = actor.plugins.stored_version {
+            return Err(crate::error::AppError::Conflict(format!(
+                "your company runs its stored process (version {version}), not files: publish a new version with publishProcess"
+            ))
+            .into());
+        }
         let plugins = ctx.data::<std::sync::Arc<crate::plugins::Plugins>>()?;
         let name = actor.plugins.name.clone();
         let reloaded = {
@@ -270,42 +319,27 @@ impl ProcessQuery {
             return Err(crate::error::AppError::bad("the script is larger than 256 KiB").into());
         }
         let plugins = ctx.data::<std::sync::Arc<crate::plugins::Plugins>>()?.clone();
-        let name = actor.plugins.name.clone();
-        let candidate =
-            crate::plugins::run(&actor.scripts, move || plugins.candidate(&name, script.as_deref())).await?;
-        let since = crate::service::now() - chrono::Duration::days(days);
-        let version = candidate.scoring_version.clone();
-        let db = super::context::db(ctx)?;
-        let run = crate::service::rescore::dry_run(
-            db,
-            actor.company_id,
-            std::sync::Arc::new(candidate),
-            since,
-            top,
-            &actor.scripts,
-        )
-        .await?;
-        Ok(ScoringDryRun {
-            scoring_version: version,
-            since,
-            activities: run.activities,
-            changed: run.changed,
-            failed: run.failed,
-            first_error: run.first_error,
-            total_before: run.total_before,
-            total_after: run.total_after,
-            top_customers: run
-                .top
-                .into_iter()
-                .map(|(customer_id, before, after, rank_before, rank_after)| DryRunCustomer {
-                    customer_id,
-                    before,
-                    after,
-                    rank_before,
-                    rank_after,
-                })
-                .collect(),
+        let current = actor.plugins.clone();
+        let candidate = crate::plugins::run(&actor.scripts, move || match current.stored_version {
+            // A stored process: its own files, with this scoring.
+            Some(version) => {
+                let mut own = current.sources.own.clone();
+                if let Some(script) = script {
+                    own[1] = Some(script);
+                }
+                Ok(plugins.compiler().stored(version, own)?)
+            }
+            None => plugins.candidate(&current.name, script.as_deref()),
         })
+        .await?;
+        Ok(scoring_dry_run(
+            super::context::db(ctx)?,
+            actor,
+            std::sync::Arc::new(candidate),
+            days,
+            top,
+        )
+        .await?)
     }
 
     /// Your company's latest re-score of energy scores, with its progress (admins).
@@ -317,4 +351,39 @@ impl ProcessQuery {
             .await?
             .map(Into::into))
     }
+}
+
+/// Scores the company's activities done in the last `days` days with
+/// `candidate` and compares them with the stored scores. Nothing is written.
+pub async fn scoring_dry_run(
+    db: &sea_orm::DatabaseConnection,
+    actor: &crate::service::Actor,
+    candidate: std::sync::Arc<crate::plugins::PluginSet>,
+    days: i64,
+    top: usize,
+) -> crate::error::AppResult<ScoringDryRun> {
+    let since = crate::service::now() - chrono::Duration::days(days);
+    let version = candidate.scoring_version.clone();
+    let run = crate::service::rescore::dry_run(db, actor.company_id, candidate, since, top, &actor.scripts).await?;
+    Ok(ScoringDryRun {
+        scoring_version: version,
+        since,
+        activities: run.activities,
+        changed: run.changed,
+        failed: run.failed,
+        first_error: run.first_error,
+        total_before: run.total_before,
+        total_after: run.total_after,
+        top_customers: run
+            .top
+            .into_iter()
+            .map(|(customer_id, before, after, rank_before, rank_after)| DryRunCustomer {
+                customer_id,
+                before,
+                after,
+                rank_before,
+                rank_after,
+            })
+            .collect(),
+    })
 }

@@ -3,7 +3,10 @@
 //! A plugin set is a folder of `plugins/`: `process.rhai` (stages, exit
 //! check, quality indicators, contact levels, reactions), `scoring.rhai`
 //! (energy points of an activity) and `kpi.rhai` (KPI definitions and their
-//! formulas). A company names its folder; files it lacks come from `default`.
+//! formulas). A company names its folder, or publishes its own set through
+//! the API (stored in the database, versioned: `service::process`). A set
+//! inherits function by function: whatever it does not define comes from
+//! `default`.
 //! Sets are compiled once and kept as `Arc`s; the process and KPI definitions
 //! are read once at load time, so requests run a script only when a write
 //! needs one (an exit check, a score) or once per aggregated KPI row.
@@ -126,9 +129,109 @@ impl Process {
     }
 }
 
+/// Where one function of a set comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FunctionSource {
+    /// The file it belongs to (`process.rhai`, `scoring.rhai`, `kpi.rhai`).
+    pub file: &'static str,
+    /// The function's name.
+    pub name: String,
+    /// How many parameters it takes.
+    pub params: usize,
+    /// Inherited from `default`: the set does not define it.
+    pub inherited: bool,
+}
+
+/// The scripts of a set before compiling: its own files, and the sources of
+/// `default` it inherits from function by function (none for `default` itself).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Sources {
+    /// The set's own `process.rhai`, `scoring.rhai` and `kpi.rhai`, each when it has one.
+    pub own: [Option<String>; 3],
+    /// What `default` defines, for the functions the set does not.
+    pub base: Option<[String; 3]>,
+}
+
+impl Sources {
+    /// A set's own files on the `default` built into the binary: a stored
+    /// process, which must not depend on the files of one replica.
+    pub fn on_builtin(own: [Option<String>; 3]) -> Self {
+        Self {
+            own,
+            base: Some(BUILTIN_DEFAULT.map(str::to_owned)),
+        }
+    }
+
+    /// Changes when any script the set runs changes.
+    fn version(&self) -> String {
+        let mut parts = Vec::with_capacity(6);
+        for i in 0..FILES.len() {
+            parts.push(self.base.as_ref().map_or("", |b| b[i].as_str()));
+            // A marker no script can be: an empty own file is not no file.
+            parts.push(self.own[i].as_deref().unwrap_or("\u{1}"));
+        }
+        hash(&parts)
+    }
+
+    /// Changes when what scoring runs changes (the same hash as before
+    /// inheritance went per function, for sets without their own scoring).
+    fn scoring_hash(&self) -> String {
+        let parts: Vec<&str> = self
+            .base
+            .iter()
+            .map(|b| b[1].as_str())
+            .chain(self.own[1].as_deref())
+            .collect();
+        hash(&parts)
+    }
+}
+
+/// Why a set does not load: the file, and where in it when rhai knows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LoadError {
+    /// The set (`default` when the fault is in what it inherits).
+    pub set: String,
+    /// The file.
+    pub file: &'static str,
+    /// Line, from 1.
+    pub line: Option<usize>,
+    /// Column, from 1.
+    pub column: Option<usize>,
+    /// What is wrong, in words.
+    pub message: String,
+}
+
+impl LoadError {
+    fn at(set: &str, file: &'static str, message: impl std::fmt::Display, pos: rhai::Position) -> Self {
+        Self {
+            set: set.to_owned(),
+            file,
+            line: pos.line(),
+            column: pos.position(),
+            message: message.to_string(),
+        }
+    }
+}
+
+impl std::fmt::Display for LoadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "plugin set `{}`, {}: {}", self.set, self.file, self.message)?;
+        if let Some(line) = self.line {
+            write!(f, " (line {line}, position {})", self.column.unwrap_or(0))?;
+        }
+        Ok(())
+    }
+}
+
+impl From<LoadError> for AppError {
+    fn from(e: LoadError) -> Self {
+        AppError::Limited("PLUGIN_ERROR", e.to_string())
+    }
+}
+
 /// A compiled plugin set.
 pub struct PluginSet {
-    /// Folder name.
+    /// Folder name, or `stored vN` for a company's stored version N.
     pub name: String,
     /// Hash of every file of the set: changes when any script changes.
     pub version: String,
@@ -136,6 +239,12 @@ pub struct PluginSet {
     pub scoring_version: String,
     /// The process the set defines.
     pub process: Process,
+    /// Every function the set runs, with where it comes from.
+    pub functions: Vec<FunctionSource>,
+    /// The scripts it was compiled from.
+    pub sources: Sources,
+    /// The company's stored version it is, when it is one.
+    pub stored_version: Option<i32>,
     engine: Arc<Engine>,
     limits: ScriptLimits,
     process_ast: AST,
@@ -153,20 +262,25 @@ impl std::fmt::Debug for PluginSet {
     }
 }
 
-/// A script that failed to load, with where.
-fn load_error(set: &str, file: &str, err: impl std::fmt::Display) -> AppError {
-    AppError::Limited("PLUGIN_ERROR", format!("plugin set `{set}`, {file}: {err}"))
+/// A script that failed to load, where rhai cannot say the line.
+fn load_error(set: &str, file: &'static str, err: impl std::fmt::Display) -> LoadError {
+    LoadError::at(set, file, err, rhai::Position::NONE)
 }
 
-/// A script that failed at run time: its message and position, never a crash.
-fn run_error(set: &str, file: &str, function: &str, err: &EvalAltResult) -> AppError {
-    let what = match err {
+/// What stopped a script, in words.
+fn what_failed(err: &EvalAltResult) -> String {
+    match err {
         EvalAltResult::ErrorTooManyOperations(_) => "used too many operations and was stopped".to_owned(),
         EvalAltResult::ErrorTerminated(token, _) => format!("{} and was stopped", engine::stop_reason(token)),
         EvalAltResult::ErrorStackOverflow(_) => "recursed too deeply and was stopped".to_owned(),
         EvalAltResult::ErrorDataTooLarge(what, _) => format!("built a {what} beyond the limit and was stopped"),
         other => other.to_string(),
-    };
+    }
+}
+
+/// A script that failed at run time: its message and position, never a crash.
+fn run_error(set: &str, file: &str, function: &str, err: &EvalAltResult) -> AppError {
+    let what = what_failed(err);
     let pos = err.position();
     let at = if pos.is_none() {
         String::new()
@@ -196,7 +310,7 @@ fn get_str(map: &Map, key: &str) -> Option<String> {
     map.get(key).and_then(|v| v.clone().into_string().ok())
 }
 
-fn named_list(value: Dynamic, set: &str, what: &str) -> AppResult<Vec<Named>> {
+fn named_list(value: Dynamic, set: &str, what: &str) -> Result<Vec<Named>, LoadError> {
     let items = value
         .try_cast::<Array>()
         .ok_or_else(|| load_error(set, "process.rhai", format!("`{what}()` must return an array")))?;
@@ -216,13 +330,45 @@ fn named_list(value: Dynamic, set: &str, what: &str) -> AppResult<Vec<Named>> {
 }
 
 impl PluginSet {
-    /// Compiles a set from its sources (`[process, scoring, kpi]`) and reads
-    /// its process and KPI definitions.
-    pub fn compile(name: &str, sources: [&str; 3], engine: Arc<Engine>, limits: ScriptLimits) -> AppResult<Self> {
-        let compile = |i: usize| engine.compile(sources[i]).map_err(|e| load_error(name, FILES[i], e));
-        let process_ast = compile(0)?;
-        let scoring_ast = compile(1)?;
-        let kpi_ast = compile(2)?;
+    /// Compiles a set from its sources and reads its process and KPI
+    /// definitions: each file's functions on top of what `default` defines.
+    pub fn compile(name: &str, sources: Sources, engine: Arc<Engine>, limits: ScriptLimits) -> Result<Self, LoadError> {
+        let mut asts = Vec::with_capacity(FILES.len());
+        let mut functions = Vec::new();
+        for (i, &file) in FILES.iter().enumerate() {
+            let parse = |set: &str, src: &str| engine.compile(src).map_err(|e| LoadError::at(set, file, &e.0, e.1));
+            let base = sources.base.as_ref().map(|b| parse("default", &b[i])).transpose()?;
+            let own = sources.own[i].as_deref().map(|src| parse(name, src)).transpose()?;
+            let signatures = |ast: &AST| -> Vec<(String, usize)> {
+                ast.iter_functions()
+                    .map(|f| (f.name.to_owned(), f.params.len()))
+                    .collect()
+            };
+            let own_functions = own.as_ref().map(signatures).unwrap_or_default();
+            let inherited = base.as_ref().map(signatures).unwrap_or_default();
+            for (f, params, inherited) in own_functions.iter().map(|(f, p)| (f, p, false)).chain(
+                inherited
+                    .iter()
+                    .filter(|s| !own_functions.contains(s))
+                    .map(|(f, p)| (f, p, true)),
+            ) {
+                functions.push(FunctionSource {
+                    file,
+                    name: f.clone(),
+                    params: *params,
+                    inherited,
+                });
+            }
+            // `merge` keeps `base`'s functions unless `own` defines the same name and arity.
+            asts.push(match (base, own) {
+                (Some(base), Some(own)) => base.merge(&own),
+                (Some(ast), None) | (None, Some(ast)) => ast,
+                (None, None) => AST::empty(),
+            });
+        }
+        let [process_ast, scoring_ast, kpi_ast]: [AST; 3] = asts
+            .try_into()
+            .map_err(|_| load_error(name, FILES[0], "a set has three files"))?;
         let has =
             |ast: &AST, f: &str, arity: usize| ast.iter_functions().any(|m| m.name == f && m.params.len() == arity);
         for (ast, file, f, arity) in [
@@ -236,9 +382,12 @@ impl PluginSet {
         }
         let mut set = Self {
             name: name.to_owned(),
-            version: version_of(&sources),
-            scoring_version: format!("{name}:{}", hash(&sources[1..2])),
+            version: sources.version(),
+            scoring_version: format!("{name}:{}", sources.scoring_hash()),
             process: Process::default(),
+            functions,
+            sources,
+            stored_version: None,
             has_exit_check: has(&process_ast, "exit_check", 3),
             engine,
             limits,
@@ -246,7 +395,7 @@ impl PluginSet {
             scoring_ast,
             kpi_ast,
         };
-        let call = |f: &str| set.call(&set.process_ast, FILES[0], f, ());
+        let call = |f: &str| set.load_call(&set.process_ast, FILES[0], f);
         let stages = call("stages")?
             .try_cast::<Array>()
             .ok_or_else(|| load_error(name, FILES[0], "`stages()` must return an array"))?;
@@ -290,7 +439,7 @@ impl PluginSet {
         if parsed.is_empty() || !parsed.iter().any(|s| s.outcome == StageOutcome::Open) {
             return Err(load_error(name, FILES[0], "the process needs at least one open stage"));
         }
-        let optional = |f: &str| -> AppResult<Vec<Named>> {
+        let optional = |f: &str| -> Result<Vec<Named>, LoadError> {
             if has(&set.process_ast, f, 0) {
                 named_list(call(f)?, name, f)
             } else {
@@ -317,10 +466,10 @@ impl PluginSet {
     }
 
     /// Reads `kpis()` and checks that every formula names a function of `kpi.rhai`.
-    fn read_kpis(&self) -> AppResult<Vec<Kpi>> {
+    fn read_kpis(&self) -> Result<Vec<Kpi>, LoadError> {
         let (name, file) = (self.name.as_str(), FILES[2]);
         let items = self
-            .call(&self.kpi_ast, file, "kpis", ())?
+            .load_call(&self.kpi_ast, file, "kpis")?
             .try_cast::<Array>()
             .ok_or_else(|| load_error(name, file, "`kpis()` must return an array"))?;
         if items.len() > MAX_KPIS {
@@ -382,6 +531,22 @@ impl PluginSet {
             ));
         }
         Ok(Some(n))
+    }
+
+    /// A call while loading: its failure is a [`LoadError`] with where.
+    fn load_call(&self, ast: &AST, file: &'static str, function: &str) -> Result<Dynamic, LoadError> {
+        let mut scope = rhai::Scope::new();
+        engine::with_deadline(&self.limits, || {
+            self.engine.call_fn::<Dynamic>(&mut scope, ast, function, ())
+        })
+        .map_err(|e| {
+            LoadError::at(
+                &self.name,
+                file,
+                format!("`{function}` {}", what_failed(&e)),
+                e.position(),
+            )
+        })
     }
 
     fn call(&self, ast: &AST, file: &str, function: &str, args: impl rhai::FuncArgs) -> AppResult<Dynamic> {
@@ -477,6 +642,27 @@ pub fn activity_input(
 
 pub use engine::{BudgetGuard, ScriptBudget, run};
 
+/// Compiles a company's stored versions with the server's engine and limits.
+#[derive(Clone)]
+pub struct Compiler {
+    engine: Arc<Engine>,
+    limits: ScriptLimits,
+}
+
+impl Compiler {
+    /// Compiles a company's stored version `version` (its own files on the
+    /// built-in `default`), without making it current.
+    pub fn stored(&self, version: i32, own: [Option<String>; 3]) -> Result<PluginSet, LoadError> {
+        let sources = Sources::on_builtin(own);
+        let scoring = format!("stored:{}", sources.scoring_hash());
+        let mut set = PluginSet::compile(&format!("stored v{version}"), sources, self.engine.clone(), self.limits)?;
+        // Two versions with the same scoring keep the stored scores.
+        set.scoring_version = scoring;
+        set.stored_version = Some(version);
+        Ok(set)
+    }
+}
+
 /// Every plugin set of the server, compiled.
 pub struct Plugins {
     dir: PathBuf,
@@ -487,6 +673,9 @@ pub struct Plugins {
     fallback: Arc<PluginSet>,
     /// Sets whose latest reload failed: the version of the refused sources and why.
     failures: RwLock<HashMap<String, (String, String)>>,
+    /// Each company's stored process as last compiled here (its active
+    /// version; an older one is replaced when a newer is asked for).
+    stored: RwLock<HashMap<uuid::Uuid, Arc<PluginSet>>>,
 }
 
 /// What a reload changed.
@@ -510,6 +699,7 @@ impl Plugins {
             sets: RwLock::new(HashMap::from([("default".to_owned(), default.clone())])),
             fallback: default,
             failures: RwLock::default(),
+            stored: RwLock::default(),
         };
         if let Ok(entries) = std::fs::read_dir(dir) {
             let mut names: Vec<String> = entries
@@ -534,6 +724,34 @@ impl Plugins {
     /// Compiles the set `name` from disk: its own files, the rest from `default`.
     pub fn compile_set(&self, name: &str) -> AppResult<PluginSet> {
         compile_from_disk(&self.dir, name, self.engine.clone(), self.limits)
+    }
+
+    /// What compiles a company's stored versions, to take to a blocking thread.
+    pub fn compiler(&self) -> Compiler {
+        Compiler {
+            engine: self.engine.clone(),
+            limits: self.limits,
+        }
+    }
+
+    /// The company's stored version `version`, if compiled here already.
+    pub fn stored(&self, company: uuid::Uuid, version: i32) -> Option<Arc<PluginSet>> {
+        let stored = self.stored.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+        stored
+            .get(&company)
+            .filter(|s| s.stored_version == Some(version))
+            .cloned()
+    }
+
+    /// Keeps `set` as the company's stored process, unless a newer version is kept already.
+    pub fn keep_stored(&self, company: uuid::Uuid, set: Arc<PluginSet>) {
+        let mut stored = self.stored.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let newer = stored
+            .get(&company)
+            .is_some_and(|kept| kept.stored_version > set.stored_version);
+        if !newer {
+            stored.insert(company, set);
+        }
     }
 
     /// The set a company uses: its own, or `default` when it names none (or one that is missing).
@@ -568,7 +786,7 @@ impl Plugins {
         let compiled = match compiled {
             Ok(compiled) => compiled,
             Err((failed, e)) => {
-                let version = version_of(&read_sources(&self.dir, failed));
+                let version = read_sources(&self.dir, failed).version();
                 failures.insert(failed.clone(), (version, e.message()));
                 return Err(e);
             }
@@ -595,14 +813,9 @@ impl Plugins {
     pub fn candidate(&self, name: &str, scoring: Option<&str>) -> AppResult<PluginSet> {
         let mut sources = read_sources(&self.dir, name);
         if let Some(scoring) = scoring {
-            scoring.clone_into(&mut sources[1]);
+            sources.own[1] = Some(scoring.to_owned());
         }
-        PluginSet::compile(
-            name,
-            [&sources[0], &sources[1], &sources[2]],
-            self.engine.clone(),
-            self.limits,
-        )
+        Ok(PluginSet::compile(name, sources, self.engine.clone(), self.limits)?)
     }
 
     /// The limits every script call runs under.
@@ -622,7 +835,7 @@ impl Plugins {
         let sets = self.sets.read().unwrap_or_else(|poisoned| poisoned.into_inner());
         let mut failures = self.failures.write().unwrap_or_else(|poisoned| poisoned.into_inner());
         failures.retain(|name, _| {
-            let on_disk = version_of(&read_sources(&self.dir, name));
+            let on_disk = read_sources(&self.dir, name).version();
             sets.get(name).is_none_or(|running| running.version != on_disk)
         });
     }
@@ -648,7 +861,7 @@ impl Plugins {
         names
             .into_iter()
             .filter(|name| {
-                let on_disk = version_of(&read_sources(&self.dir, name));
+                let on_disk = read_sources(&self.dir, name).version();
                 let running = sets.get(name).map(|s| s.version.as_str());
                 let refused = failures.get(name).map(|f| f.0.as_str());
                 running != Some(on_disk.as_str()) && refused != Some(on_disk.as_str())
@@ -672,17 +885,22 @@ fn valid_set_name(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
-/// The sources of the set `name` under `dir`: its own files, the rest from
-/// `default` (or the built-in default when the folder has none).
-fn read_sources(dir: &Path, name: &str) -> [String; 3] {
+/// The sources of the set `name` under `dir`: its own files on those of
+/// `default` (or the built-in default for the files the folder lacks).
+fn read_sources(dir: &Path, name: &str) -> Sources {
     let read = |set: &str, i: usize| std::fs::read_to_string(dir.join(set).join(FILES[i])).ok();
-    let default_file = |i: usize| read("default", i).unwrap_or_else(|| BUILTIN_DEFAULT[i].to_owned());
-    std::array::from_fn(|i| read(name, i).unwrap_or_else(|| default_file(i)))
-}
-
-/// The version of a set's sources: changes when any of its scripts changes.
-fn version_of(sources: &[impl AsRef<str>]) -> String {
-    hash(&sources.iter().map(AsRef::as_ref).collect::<Vec<_>>())
+    let default: [String; 3] =
+        std::array::from_fn(|i| read("default", i).unwrap_or_else(|| BUILTIN_DEFAULT[i].to_owned()));
+    if name == "default" {
+        return Sources {
+            own: default.map(Some),
+            base: None,
+        };
+    }
+    Sources {
+        own: std::array::from_fn(|i| read(name, i)),
+        base: Some(default),
+    }
 }
 
 /// Compiles the set `name` under `dir` (see [`read_sources`]).
@@ -690,8 +908,7 @@ fn compile_from_disk(dir: &Path, name: &str, engine: Arc<Engine>, limits: Script
     if !valid_set_name(name) {
         return Err(AppError::bad(format!("`{name}` is not a plugin set name")));
     }
-    let sources = read_sources(dir, name);
-    PluginSet::compile(name, [&sources[0], &sources[1], &sources[2]], engine, limits)
+    Ok(PluginSet::compile(name, read_sources(dir, name), engine, limits)?)
 }
 
 #[cfg(test)]
@@ -703,15 +920,76 @@ mod tests {
     const PROCESS: &str = r#"fn stages() { [#{ key: "open", name: "Open" }, #{ key: "won", outcome: "won" }] }"#;
     const KPI: &str = "fn kpis() { [] }";
 
+    /// A set of its own three files, inheriting nothing.
+    fn own(files: [&str; 3]) -> Sources {
+        Sources {
+            own: files.map(|f| Some(f.to_owned())),
+            base: None,
+        }
+    }
+
     fn set(scoring: &str) -> AppResult<PluginSet> {
         let engine = Arc::new(engine::hardened(ScriptLimits::default()));
-        PluginSet::compile("test", [PROCESS, scoring, KPI], engine, ScriptLimits::default())
+        Ok(PluginSet::compile(
+            "test",
+            own([PROCESS, scoring, KPI]),
+            engine,
+            ScriptLimits::default(),
+        )?)
     }
 
     fn kpi_set(kpi: &str) -> AppResult<PluginSet> {
         let engine = Arc::new(engine::hardened(ScriptLimits::default()));
         let scoring = "fn activity_points(a) { 1 }";
-        PluginSet::compile("test", [PROCESS, scoring, kpi], engine, ScriptLimits::default())
+        Ok(PluginSet::compile(
+            "test",
+            own([PROCESS, scoring, kpi]),
+            engine,
+            ScriptLimits::default(),
+        )?)
+    }
+
+    /// What a set does not define comes from `default`, one function at a
+    /// time: its own stages with default's exit check, contact levels and
+    /// reactions; its own `fn contact_levels() { [] }` opts out.
+    #[test]
+    fn sets_inherit_function_by_function() {
+        let engine = Arc::new(engine::hardened(ScriptLimits::default()));
+        let compile = |process: &str| {
+            PluginSet::compile(
+                "acme",
+                Sources::on_builtin([Some(process.to_owned()), None, None]),
+                engine.clone(),
+                ScriptLimits::default(),
+            )
+        };
+        let set = compile(PROCESS).expect("compiles");
+        assert_eq!(set.process.stages.len(), 2, "its own stages");
+        assert_eq!(set.process.contact_levels.len(), 3, "default's contact levels");
+        assert_eq!(set.process.reactions.len(), 6, "default's reactions");
+        assert!(!set.process.kpis.is_empty(), "default's KPIs");
+        let origin = |f: &str| {
+            set.functions
+                .iter()
+                .find(|s| s.name == f)
+                .map(|s| (s.file, s.inherited))
+        };
+        assert_eq!(origin("stages"), Some(("process.rhai", false)));
+        assert_eq!(origin("exit_check"), Some(("process.rhai", true)));
+        assert_eq!(origin("activity_points"), Some(("scoring.rhai", true)));
+        let refused = set.exit_check(Map::new(), "open", "won").expect("runs");
+        assert!(
+            refused.is_some(),
+            "default's exit check refuses a won deal without an amount"
+        );
+
+        let opted_out = compile(&format!("{PROCESS} fn contact_levels() {{ [] }}")).expect("compiles");
+        assert!(opted_out.process.contact_levels.is_empty());
+        assert_eq!(opted_out.process.reactions.len(), 6);
+
+        let broken = compile("fn stages() {\n  [ #{ key: \"open\" \n}").expect_err("syntax");
+        assert_eq!((broken.set.as_str(), broken.file), ("acme", "process.rhai"));
+        assert!(broken.line.is_some() && broken.column.is_some(), "{broken:?}");
     }
 
     #[test]
@@ -849,7 +1127,7 @@ mod tests {
             };
             let engine = Arc::new(engine::hardened(limits));
             let scoring = format!("fn activity_points(a) {{ {body} }}");
-            let set = PluginSet::compile("test", [PROCESS, &scoring, KPI], engine, limits).expect("compiles");
+            let set = PluginSet::compile("test", own([PROCESS, &scoring, KPI]), engine, limits).expect("compiles");
             let err = set.activity_points(Map::new()).expect_err("stopped");
             // Either by the bytes it holds, or where rhai checks, by rhai's own limit.
             let message = err.message();

@@ -346,7 +346,7 @@ async fn actor_in(
         team_id: m.team_id,
         api_key,
         reach: std::sync::Arc::new(reach),
-        plugins: plugins.for_company(company.plugin_set.as_deref()),
+        plugins: super::process::set_of(db, plugins, company).await?,
         time_zone: super::period::company_zone(&company.time_zone),
         outbox: Default::default(),
         scripts: crate::plugins::ScriptBudget::unbounded(),

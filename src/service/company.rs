@@ -34,6 +34,7 @@ pub const TENANT_TABLES: &[&str] = &[
     "answer",
     "question",
     "rescore_job",
+    "process_version",
     "forecast_snapshot",
     "deal_quality",
     "login_session",
@@ -217,6 +218,7 @@ pub async fn create(db: &DatabaseConnection, plugins: &Plugins, new: NewCompany)
         created_at: Set(t),
         updated_at: Set(t),
         disabled_at: Set(None),
+        process_version: Set(None),
     }
     .insert(&txn)
     .await?;

@@ -250,7 +250,7 @@ pub async fn snapshot_all(db: &DatabaseConnection, plugins: &Plugins) -> AppResu
     let companies = company::Entity::find().all(db).await?;
     let mut written = 0;
     for c in companies {
-        let set = plugins.for_company(c.plugin_set.as_deref());
+        let set = super::process::set_of(db, plugins, &c).await?;
         written += snapshot_company(db, &c, &set.process.stages, super::now()).await?;
     }
     Ok(written)

@@ -265,6 +265,45 @@ pub fn evaluate(set: &PluginSet, row: &Row) -> Vec<KpiValue> {
         .collect()
 }
 
+/// Two sample rows for trying formulas without data: an empty one (nothing
+/// done, no targets) and a busy one (every metric set, targets of visits and
+/// sales, half the month gone).
+pub fn sample_rows() -> [Row; 2] {
+    let month = Period::containing(PeriodKind::Month, chrono::Utc::now().date_naive());
+    let empty = Row {
+        subject: Subject::Member(Uuid::nil()),
+        period: month,
+        days_elapsed: 0,
+        metrics: vec![0; BASE_METRICS.len()],
+        targets: BTreeMap::new(),
+    };
+    let busy = Row {
+        days_elapsed: month.days() / 2,
+        metrics: (1..=BASE_METRICS.len() as i64).map(|i| i * 7).collect(),
+        targets: [("visits_done", 40), ("sales_amount", 3_000_000)]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect(),
+        ..empty.clone()
+    };
+    [empty, busy]
+}
+
+/// The KPIs of `set` that fail on a [`sample_rows`] row, each once as (KPI key, why).
+pub fn sample_failures(set: &PluginSet) -> Vec<(String, String)> {
+    let mut failures: Vec<(String, String)> = Vec::new();
+    for row in &sample_rows() {
+        for value in evaluate(set, row) {
+            if let Some(e) = value.error
+                && !failures.iter().any(|(k, _)| *k == value.key)
+            {
+                failures.push((value.key, e));
+            }
+        }
+    }
+    failures
+}
+
 /// Checks that the actor may see the KPIs of `subject`: themselves, members
 /// of the teams they lead, those teams; admins everything. Everything the
 /// rows sum is then something the actor may read.

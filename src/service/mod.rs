@@ -24,6 +24,7 @@ pub mod notify;
 pub mod period;
 pub mod pipeline;
 pub mod plan;
+pub mod process;
 pub mod qa;
 pub mod rescore;
 pub mod sql;

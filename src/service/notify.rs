@@ -737,7 +737,7 @@ pub async fn remind_tasks(
     for company in companies {
         let tz = super::period::company_zone(&company.time_zone);
         let today = super::period::today(tz);
-        let set = plugins.for_company(company.plugin_set.as_deref());
+        let set = super::process::set_of(db, plugins, &company).await?;
         let origin = Origin {
             company_id: company.id,
             actor_id: None,

@@ -90,7 +90,7 @@ pub async fn start(db: &DatabaseConnection, company_id: Uuid, set: Arc<PluginSet
     Ok(job)
 }
 
-/// Starts a re-score for every company that uses one of the sets `names`
+/// Starts a re-score for every company that follows one of the shipped sets `names`
 /// (after a reload changed their scoring scripts).
 pub async fn start_for_sets(db: &DatabaseConnection, plugins: &Plugins, names: &[String]) -> AppResult<()> {
     if names.is_empty() {
@@ -99,6 +99,8 @@ pub async fn start_for_sets(db: &DatabaseConnection, plugins: &Plugins, names: &
     let companies: Vec<(Uuid, Option<String>)> = company::Entity::find()
         .select_only()
         .columns([company::Column::Id, company::Column::PluginSet])
+        // A stored process does not change with the files.
+        .filter(company::Column::ProcessVersion.is_null())
         .into_tuple()
         .all(db)
         .await?;

@@ -213,6 +213,7 @@ impl TestApp {
             created_at: Set(now),
             updated_at: Set(now),
             disabled_at: Set(None),
+            process_version: Set(None),
         }
         .insert(&self.db)
         .await

@@ -35,6 +35,7 @@ mod outage;
 mod pagination;
 mod pipeline;
 mod plugins;
+mod process;
 mod qa;
 mod reports;
 mod schema;
