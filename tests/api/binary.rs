@@ -161,6 +161,16 @@ async fn serve_demo_answers_the_readme_query_and_stops_on_sigterm() {
 
 /// `sfa` run as a command in `dir`: (success, stdout, stderr).
 fn sfa_command(dir: &std::path::Path, args: &[&str], stdin: Option<&str>) -> (bool, String, String) {
+    sfa_command_with(dir, args, stdin, &[])
+}
+
+/// [`sfa_command`] with more environment variables.
+fn sfa_command_with(
+    dir: &std::path::Path,
+    args: &[&str],
+    stdin: Option<&str>,
+    envs: &[(&str, &str)],
+) -> (bool, String, String) {
     use std::io::Write;
     let mut child = Command::new(env!("CARGO_BIN_EXE_sfa"))
         .args(args)
@@ -169,6 +179,7 @@ fn sfa_command(dir: &std::path::Path, args: &[&str], stdin: Option<&str>) -> (bo
         .env("SFA_LISTEN", "127.0.0.1:0")
         .env_remove("DATABASE_URL")
         .env_remove("SFA_CONFIG")
+        .envs(envs.iter().copied())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -397,4 +408,148 @@ async fn the_operator_creates_a_company_and_its_admin_logs_in() {
     let _ = child.kill();
     let _ = child.wait();
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Two replicas on one PostgreSQL database (the PostgreSQL run of the
+/// suite; SQLite is one process): a version published on A runs on B
+/// within a second — a stage move B refuses by the new exit check — and so
+/// does a rollback.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_process_published_on_one_replica_runs_on_the_other_within_a_second() {
+    use sea_orm::ConnectionTrait;
+    let Some(base) = std::env::var("TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| u.starts_with("postgres"))
+    else {
+        return;
+    };
+    let name = format!("sfa_replicas_{}", uuid::Uuid::now_v7().simple());
+    let server = sea_orm::Database::connect(&base).await.expect("connect");
+    server
+        .execute_unprepared(&format!("CREATE DATABASE {name}"))
+        .await
+        .expect("create database");
+    let url = format!("{}/{name}", base.rsplit_once('/').expect("a database URL").0);
+    let dir = std::env::temp_dir().join(format!("sfa-replicas-{}", uuid::Uuid::now_v7().simple()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let db = [("SFA_DATABASE_URL", url.as_str())];
+    let (ok, _, err) = sfa_command_with(
+        &dir,
+        &[
+            "company",
+            "create",
+            "--name",
+            "Acme",
+            "--slug",
+            "acme",
+            "--admin-email",
+            "admin@acme.example",
+            "--password-stdin",
+        ],
+        Some("replica-password-1\n"),
+        &db,
+    );
+    assert!(ok, "{err}");
+    let config = dir.join("sfa.toml");
+    std::fs::write(&config, format!("listen = \"127.0.0.1:0\"\ndatabase_url = \"{url}\"\n")).expect("config");
+    let (mut a, url_a) = serve(&dir, &["serve"], Some(&config)).await;
+    let (mut b, url_b) = serve(&dir, &["serve"], Some(&config)).await;
+
+    let http = reqwest::Client::new();
+    let gql = |url: &str, token: Option<&str>, query: &str, variables: Value| {
+        let mut req = http.post(url).json(&json!({"query": query, "variables": variables}));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        async move { req.send().await.expect("request").json::<Value>().await.expect("json") }
+    };
+    let login = gql(
+        &url_a,
+        None,
+        "mutation { login(company: \"acme\", email: \"admin@acme.example\", password: \"replica-password-1\") { token } }",
+        json!({}),
+    )
+    .await;
+    let token = login["data"]["login"]["token"].as_str().expect("token").to_owned();
+    let made = gql(
+        &url_b,
+        Some(&token),
+        "mutation { c: createCustomer(input: {name: \"ACME\"}) { id } }",
+        json!({}),
+    )
+    .await;
+    let customer = made["data"]["c"]["id"].clone();
+    let deal = gql(
+        &url_b,
+        Some(&token),
+        "mutation($c: ID!) { createDeal(input: {customerId: $c, name: \"D\", stage: \"hearing\", amount: 1000}) { id version } }",
+        json!({"c": customer}),
+    )
+    .await;
+    let deal = deal["data"]["createDeal"].clone();
+    let strict = "fn exit_check(deal, from, to) { if to == \"proposal\" { return \"refused by the new version\"; } }";
+    let publish = "mutation($f: [ProcessFileInput!]!) { publishProcess(files: $f) { version } }";
+    let published = gql(
+        &url_a,
+        Some(&token),
+        publish,
+        json!({"f": [{"name": "process.rhai", "source": strict}]}),
+    )
+    .await;
+    assert_eq!(published["data"]["publishProcess"]["version"], 1, "{published:#}");
+    let published_at = Instant::now();
+
+    // B refuses the move by the new exit check, within a second.
+    let probe = "mutation($id: ID!, $v: Int!) { moveDealStage(id: $id, version: $v, stage: \"proposal\") { version } }";
+    let vars = json!({"id": deal["id"], "v": deal["version"]});
+    let refused = gql(&url_b, Some(&token), probe, vars.clone()).await;
+    assert!(published_at.elapsed() < Duration::from_secs(1));
+    assert_eq!(
+        refused["errors"][0]["message"], "refused by the new version",
+        "{refused:#}"
+    );
+    let on_b = gql(&url_b, Some(&token), "{ process { storedVersion } }", json!({})).await;
+    assert_eq!(on_b["data"]["process"]["storedVersion"], 1);
+
+    // A rollback to the shipped default on A: B lets the move through.
+    let back = gql(
+        &url_a,
+        Some(&token),
+        "mutation { useShippedProcess(name: \"default\") { version } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(back["data"]["useShippedProcess"]["version"], 2, "{back:#}");
+    let rolled_at = Instant::now();
+    let moved = gql(&url_b, Some(&token), probe, vars.clone()).await;
+    assert!(rolled_at.elapsed() < Duration::from_secs(1));
+    assert!(moved.get("errors").is_none(), "{moved:#}");
+    let again = gql(
+        &url_a,
+        Some(&token),
+        "mutation { rollbackProcess(version: 1) { version } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(again["data"]["rollbackProcess"]["version"], 3, "{again:#}");
+    let v = moved["data"]["moveDealStage"]["version"].clone();
+    let back_to_hearing =
+        "mutation($id: ID!, $v: Int!) { moveDealStage(id: $id, version: $v, stage: \"hearing\") { version } }";
+    let hearing = gql(&url_b, Some(&token), back_to_hearing, json!({"id": deal["id"], "v": v})).await;
+    let v = hearing["data"]["moveDealStage"]["version"].clone();
+    let refused = gql(&url_b, Some(&token), probe, json!({"id": deal["id"], "v": v})).await;
+    assert_eq!(
+        refused["errors"][0]["message"], "refused by the new version",
+        "{refused:#}"
+    );
+
+    for child in [&mut a, &mut b] {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    drop(
+        server
+            .execute_unprepared(&format!("DROP DATABASE {name} WITH (FORCE)"))
+            .await,
+    );
 }
