@@ -275,6 +275,18 @@ const QUERIES: &[(&str, &str, &str)] = &[
     ("rescoreJob", "{ rescoreJob { status } }", "F F F F ok ok ok"),
     // Scripts run on the company's data: admins with write rights only.
     ("scoringDryRun", "{ scoringDryRun { activities } }", "F F F F ok F ok"),
+    (
+        "validateProcess",
+        "{ validateProcess(files: [{name: \"scoring.rhai\", source: \"fn activity_points(a) { 2 }\"}]) { ok } }",
+        "F F F F ok F ok",
+    ),
+    (
+        "dryRunProcess",
+        "{ dryRunProcess(files: [{name: \"scoring.rhai\", source: \"fn activity_points(a) { 2 }\"}]) { kpis { key } } }",
+        "F F F F ok F ok",
+    ),
+    // The company's process versions: admins, read-only keys included.
+    ("processVersions", "{ processVersions { version } }", "F F F F ok ok ok"),
     ("kpiReport", "{ kpiReport { daysTotal } }", "ok ok ok ok ok ok ok"),
     (
         "uncontactedCustomers",
@@ -635,6 +647,21 @@ const MUTATIONS: &[(&str, &str, &str)] = &[
         "F F ok F ok F ok",
     ),
     ("reloadPlugins", "mutation { reloadPlugins { version } }", ADMIN),
+    (
+        "publishProcess",
+        "mutation { publishProcess(files: [{name: \"scoring.rhai\", source: \"fn activity_points(a) { 2 }\"}]) { version } }",
+        ADMIN,
+    ),
+    (
+        "rollbackProcess",
+        "mutation { rollbackProcess(version: 1) { version } }",
+        ADMIN,
+    ),
+    (
+        "useShippedProcess",
+        "mutation { useShippedProcess(name: \"default\") { version } }",
+        ADMIN,
+    ),
     ("rescoreActivities", "mutation { rescoreActivities { status } }", ADMIN),
     ("takeForecastSnapshots", "mutation { takeForecastSnapshots }", ADMIN),
     (
