@@ -238,19 +238,6 @@ fn files(own: &OwnFiles) -> Vec<ProcessFile> {
         .collect()
 }
 
-/// The version that runs is the company's highest.
-async fn latest(db: &sea_orm::DatabaseConnection, company_id: uuid::Uuid) -> async_graphql::Result<i32> {
-    let last: Option<Option<i32>> = process_version::Entity::find()
-        .select_only()
-        .column_as(process_version::Column::Version.max(), "v")
-        .filter(process_version::Column::CompanyId.eq(company_id))
-        .into_tuple()
-        .one(db)
-        .await
-        .map_err(AppError::from)?;
-    Ok(last.flatten().unwrap_or(0))
-}
-
 /// Process version queries (admins).
 #[derive(Default)]
 pub struct ProcessVersionQuery;
@@ -267,7 +254,7 @@ impl ProcessVersionQuery {
         let actor = super::context::actor(ctx)?;
         actor.require_admin("read the process versions")?;
         let db = db(ctx)?;
-        let active = latest(db, actor.company_id).await?;
+        let active = service::process::latest_version(db, actor.company_id).await?;
         Ok(service::process::versions(db, actor.company_id, first, before)
             .await?
             .into_iter()

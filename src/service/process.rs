@@ -313,7 +313,8 @@ pub async fn deals_by_stage(db: &impl ConnectionTrait, company_id: Uuid) -> AppR
         .await?)
 }
 
-async fn next_version(db: &impl ConnectionTrait, company_id: Uuid) -> AppResult<i32> {
+/// The company's latest version number, the one that runs (0: none yet).
+pub async fn latest_version(db: &impl ConnectionTrait, company_id: Uuid) -> AppResult<i32> {
     let last: Option<Option<i32>> = process_version::Entity::find()
         .select_only()
         .column_as(process_version::Column::Version.max(), "v")
@@ -321,7 +322,11 @@ async fn next_version(db: &impl ConnectionTrait, company_id: Uuid) -> AppResult<
         .into_tuple()
         .one(db)
         .await?;
-    Ok(last.flatten().unwrap_or(0) + 1)
+    Ok(last.flatten().unwrap_or(0))
+}
+
+async fn next_version(db: &impl ConnectionTrait, company_id: Uuid) -> AppResult<i32> {
+    Ok(latest_version(db, company_id).await? + 1)
 }
 
 /// What a publish, rollback or switch wrote.

@@ -230,6 +230,9 @@ async fn an_admin_publishes_versions_rolls_back_and_returns_to_a_shipped_set() {
         app.ok(&other.admin, VERSIONS, json!({})).await["processVersions"],
         json!([])
     );
+    // Nor can it restore one of them: acme's version 1 is no version of its own.
+    let restore = "mutation { rollbackProcess(version: 1) { version } }";
+    assert_eq!(app.err(&other.admin, restore, json!({})).await, "NOT_FOUND");
     let theirs = app.ok(&other.rep, PROCESS, json!({})).await["process"].clone();
     assert_eq!(
         (theirs["pluginSet"].as_str(), theirs["storedVersion"].as_i64()),
