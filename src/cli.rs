@@ -81,7 +81,8 @@ pub enum Command {
     /// Import customers, contacts, products, sales records, touchpoints,
     /// deals or their stage history (CSV or JSON), matched by their codes.
     Import {
-        /// customers, contacts, products, sales-records, touchpoints, deals or deal-stage-history.
+        /// customers, contacts, products, sales-records, touchpoints, deals, deal-stage-history,
+        /// teams, members, targets, activities or tasks.
         kind: String,
         /// The file (`.json` is read as JSON, anything else as CSV).
         file: PathBuf,
@@ -100,6 +101,9 @@ pub enum Command {
         /// Import the good rows of a file that has bad ones.
         #[arg(long)]
         skip_bad_rows: bool,
+        /// Rows read, checked and written at a time (memory holds one batch).
+        #[arg(long, default_value_t = crate::service::import::BATCH_ROWS)]
+        batch_rows: usize,
     },
     /// Write the GraphQL SDL (to stdout, or to FILE).
     ExportSchema {
@@ -412,6 +416,26 @@ pub enum BenchAction {
     /// Re-score every done activity of the benchmark company (the real job),
     /// and time the script part alone beside the same scoring in plain Rust.
     Rescore {
+        /// Also write the report as JSON to this file.
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
+    /// Write a company's history as the CSV files an export gives (members,
+    /// customers, contacts, deals, stage history, activities) and import each
+    /// with `sfa import` into a new company; report time and peak memory.
+    Import {
+        /// S, M or L (250k deals, 800k stage moves, 1M activities).
+        #[arg(long, default_value = "S")]
+        size: String,
+        /// Seed of the generator.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Where to write the files (default: a folder under the system's temporary directory).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Rows per batch of each import.
+        #[arg(long, default_value_t = crate::service::import::BATCH_ROWS)]
+        batch_rows: usize,
         /// Also write the report as JSON to this file.
         #[arg(long)]
         json: Option<PathBuf>,

@@ -47,6 +47,7 @@ async fn main() -> std::process::ExitCode {
                 format,
                 dry_run,
                 skip_bad_rows,
+                batch_rows,
             } => {
                 let job = sfa::server::ImportJob {
                     kind,
@@ -55,6 +56,7 @@ async fn main() -> std::process::ExitCode {
                     as_admin,
                     format,
                     options: sfa::service::import::Options { dry_run, skip_bad_rows },
+                    batch_rows,
                 };
                 sfa::server::import(&config, job).await
             }

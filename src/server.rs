@@ -314,6 +314,8 @@ pub struct ImportJob {
     pub format: Option<String>,
     /// Dry run, skip bad rows.
     pub options: crate::service::import::Options,
+    /// Rows read, checked and written at a time.
+    pub batch_rows: usize,
 }
 
 /// Imports a file into a company; prints the report. Fails (exit 1) when
@@ -324,7 +326,8 @@ pub async fn import(config: &Config, job: ImportJob) -> Result<(), String> {
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
     let kind = ImportKind::parse(&job.kind).ok_or_else(|| {
         format!(
-            "unknown kind `{}` (customers, contacts, products, sales-records, touchpoints, deals, deal-stage-history)",
+            "unknown kind `{}` (customers, contacts, products, sales-records, touchpoints, deals, \
+             deal-stage-history, teams, members, targets, activities, tasks)",
             job.kind
         )
     })?;
@@ -334,7 +337,8 @@ pub async fn import(config: &Config, job: ImportJob) -> Result<(), String> {
         Some("json") => ImportFormat::Json,
         Some(other) => return Err(format!("unknown format `{other}` (csv or json)")),
     };
-    let bytes = std::fs::read(&job.file).map_err(|e| format!("{}: {e}", job.file.display()))?;
+    // Opened here to fail before the database is; read as it is imported.
+    std::fs::File::open(&job.file).map_err(|e| format!("{}: {e}", job.file.display()))?;
     let db = open(config).await?;
     let company = company::Entity::find()
         .filter(company::Column::Slug.eq(&job.company))
@@ -361,7 +365,8 @@ pub async fn import(config: &Config, job: ImportJob) -> Result<(), String> {
         .map_err(|e| e.message())?;
     let started = std::time::Instant::now();
     let txn = crate::db::begin_write(&db).await.map_err(|e| e.to_string())?;
-    let report = import::run(&txn, &actor, kind, format, &bytes, job.options)
+    let source = import::Source::Path(job.file.clone());
+    let report = import::run_in_batches(&txn, &actor, kind, format, &source, job.options, job.batch_rows)
         .await
         .map_err(|e| e.message())?;
     txn.commit().await.map_err(|e| e.to_string())?;
@@ -472,6 +477,28 @@ pub async fn bench(
                 rate,
             };
             let report = bench::all::run(&db, &plugins(config)?, &opts, runs.max(1), &fanout)
+                .await
+                .map_err(|e| e.message())?;
+            emit(&report.table(), &report, json)?;
+        }
+        BenchAction::Import {
+            size,
+            seed,
+            dir,
+            batch_rows,
+            json,
+        } => {
+            let size = bench::generate::Size::named(&size).map_err(|e| e.message())?;
+            let dir =
+                dir.unwrap_or_else(|| std::env::temp_dir().join(format!("sfa-import-bench-{}", std::process::id())));
+            let opts = bench::import::Options {
+                size,
+                seed,
+                dir,
+                batch_rows,
+                config: config_file,
+            };
+            let report = bench::import::run(&db, &plugins(config)?, &opts)
                 .await
                 .map_err(|e| e.message())?;
             emit(&report.table(), &report, json)?;

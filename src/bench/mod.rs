@@ -4,7 +4,8 @@
 //! the write path with and without its fan-out (`sfa bench write-path`), and
 //! the scenarios users feel over real HTTP beside their physical limits
 //! (`sfa bench http`), and a re-score of every activity beside the same
-//! scoring in plain Rust (`sfa bench rescore`); `sfa bench all` runs them
+//! scoring in plain Rust (`sfa bench rescore`), and a company's history
+//! moved in with `sfa import` (`sfa bench import`); `sfa bench all` runs them
 //! all, the subscription fan-out included. The reliability harnesses that
 //! drive the started server (`sfa reliability …`) live here too.
 
@@ -16,6 +17,7 @@ pub mod fuzz;
 pub mod generate;
 pub mod hostile;
 pub mod http;
+pub mod import;
 mod load;
 pub mod outage;
 pub mod rescore;

@@ -8,7 +8,7 @@ use super::context::{db, writer};
 use crate::{
     error::AppError,
     in_txn,
-    service::import::{self, ImportFormat, ImportKind, Options, Report},
+    service::import::{self, ImportFormat, ImportKind, Options, Report, Source},
 };
 
 /// Import mutations.
@@ -53,9 +53,12 @@ impl ImportMutation {
         };
         let format = format.unwrap_or_else(|| ImportFormat::from_name(&name));
         let opts = Options { dry_run, skip_bad_rows };
+        let source = Source::Bytes(bytes.into());
         if dry_run {
-            return Ok(import::run(db(ctx)?, actor, kind, format, &bytes, opts).await?);
+            return Ok(import::run(db(ctx)?, actor, kind, format, &source, opts).await?);
         }
-        Ok(in_txn!(ctx, |txn| import::run(&txn, actor, kind, format, &bytes, opts)))
+        Ok(in_txn!(ctx, |txn| import::run(
+            &txn, actor, kind, format, &source, opts
+        )))
     }
 }

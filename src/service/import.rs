@@ -3,13 +3,24 @@
 //! and marketing touchpoints, from CSV or JSON, matched by the other
 //! system's code so that importing the same file again changes nothing.
 //!
-//! The whole file is read and checked first. Every bad row is reported with
-//! its line (CSV) or position (JSON) and the reason; a file with a bad row
-//! imports nothing unless the caller asks to skip bad rows. A dry run
-//! reports what would be created, updated and left alone, and writes
-//! nothing. The write is one transaction with one audit entry for the import.
+//! The file is read as a stream, `BATCH_ROWS` rows at a time: each batch is
+//! parsed on a blocking thread while the one before it is checked and
+//! written, so memory holds a batch, not the file (a history of a million
+//! activities imports in bounded memory). Every bad row is reported with its
+//! line (CSV) or position (JSON) and the reason; a file with a bad row
+//! imports nothing unless the caller asks to skip bad rows (the batches are
+//! written inside a savepoint that a bad row rolls back). A dry run reports
+//! what would be created, updated and left alone, and writes nothing. The
+//! write is one transaction with one audit entry for the import.
 
-use std::collections::{HashMap, HashSet};
+use std::{
+    cell::RefCell,
+    collections::{HashMap, HashSet, VecDeque},
+    io::{BufRead, BufReader, Read},
+    path::PathBuf,
+    rc::Rc,
+    sync::Arc,
+};
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use entity::{
@@ -21,6 +32,7 @@ use entity::{
 use rhai::Map;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, Iterable, QueryFilter, QuerySelect,
+    TransactionSession, TransactionTrait,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -273,36 +285,217 @@ impl Report {
     }
 }
 
-/// A file read: the columns it has, and its rows.
+/// A batch of a file: the columns it has, and its rows.
 struct File {
     columns: HashSet<String>,
     rows: Vec<Row>,
 }
 
 /// One data row: its line and its non-empty cells by column name.
+#[derive(Debug)]
 struct Row {
     line: usize,
     cells: HashMap<String, String>,
 }
 
-/// Reads the file into rows; a file that cannot be read at all is one error
-/// on line 0.
-fn read(bytes: &[u8], format: ImportFormat) -> Result<(Vec<String>, Vec<Row>), String> {
-    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    let text = std::str::from_utf8(bytes).map_err(|e| {
-        format!(
-            "the file is not UTF-8 text (byte {}); save it as UTF-8 (Shift_JIS is not read)",
-            e.valid_up_to() + 1
-        )
-    })?;
-    // PostgreSQL cannot store NUL in text; SQLite could, so refuse it on both.
-    if let Some(at) = text.find('\0') {
-        let line = text[..at].matches('\n').count() + 1;
-        return Err(format!("the file holds a NUL character (line {line}); remove it"));
+/// Rows read, checked and written at a time: memory holds one batch of
+/// parsed rows, whatever the size of the file.
+pub const BATCH_ROWS: usize = 5_000;
+
+/// Where an import's file comes from. Opened again for each attempt (a
+/// write that collided with another is run again from the start).
+#[derive(Debug, Clone)]
+pub enum Source {
+    /// The file's bytes (an upload, or the text of a mutation).
+    Bytes(Arc<[u8]>),
+    /// A file on the machine (the command line), read as it is imported.
+    Path(PathBuf),
+}
+
+impl Source {
+    fn open(&self) -> Result<Box<dyn Read + Send>, String> {
+        match self {
+            Self::Bytes(b) => Ok(Box::new(std::io::Cursor::new(Arc::clone(b)))),
+            Self::Path(p) => std::fs::File::open(p)
+                .map(|f| Box::new(f) as Box<dyn Read + Send>)
+                .map_err(|e| format!("{}: {e}", p.display())),
+        }
     }
-    match format {
-        ImportFormat::Csv => read_csv(text),
-        ImportFormat::Json => read_json(text),
+}
+
+/// A batch of rows of one file with the columns it has (a JSON file's
+/// columns are the keys its rows in the batch use).
+struct Batch {
+    columns: Vec<String>,
+    rows: Vec<Row>,
+}
+
+/// Line feeds handed to the CSV parser that no record has passed yet, so
+/// that a record's byte offset gives its line. The parser reads a few
+/// kilobytes ahead, so this holds that many at most.
+#[derive(Default)]
+struct Lines {
+    pending: VecDeque<u64>,
+    passed: usize,
+}
+
+impl Lines {
+    /// The line `byte` is on, a line feed counting as the end of its line.
+    /// Asked in file order only.
+    fn line_at(&mut self, byte: u64) -> usize {
+        while self.pending.front().is_some_and(|&nl| nl <= byte) {
+            self.pending.pop_front();
+            self.passed += 1;
+        }
+        self.passed + 1
+    }
+}
+
+/// The file's bytes as the parsers get them: a UTF-8 byte-order mark
+/// dropped, a NUL or a byte that is not UTF-8 refused with its place (the
+/// message is kept in `fault`, as the parsers only pass an I/O error on).
+struct Checked<R> {
+    inner: R,
+    /// Bytes handed on so far.
+    offset: u64,
+    /// Line feeds handed on so far.
+    newlines: usize,
+    /// The start of a UTF-8 sequence that the last read cut in two.
+    carry: Vec<u8>,
+    lines: Option<Rc<RefCell<Lines>>>,
+    fault: Rc<RefCell<Option<String>>>,
+}
+
+impl<R: BufRead> Checked<R> {
+    fn new(mut inner: R, lines: Option<Rc<RefCell<Lines>>>, fault: Rc<RefCell<Option<String>>>) -> Self {
+        if inner.fill_buf().is_ok_and(|b| b.starts_with(b"\xEF\xBB\xBF")) {
+            inner.consume(3);
+        }
+        Self {
+            inner,
+            offset: 0,
+            newlines: 0,
+            carry: Vec::new(),
+            lines,
+            fault,
+        }
+    }
+
+    fn refuse(&self, message: String) -> std::io::Error {
+        *self.fault.borrow_mut() = Some(message.clone());
+        std::io::Error::new(std::io::ErrorKind::InvalidData, message)
+    }
+}
+
+impl<R: BufRead> Read for Checked<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let got = &buf[..n];
+        if n == 0 && !self.carry.is_empty() {
+            return Err(self.refuse(format!(
+                "the file is not UTF-8 text (byte {}); save it as UTF-8 (Shift_JIS is not read)",
+                self.offset - self.carry.len() as u64 + 1
+            )));
+        }
+        // PostgreSQL cannot store NUL in text; SQLite could, so refuse it on both.
+        if let Some(at) = got.iter().position(|b| *b == 0) {
+            let line = self.newlines + got[..at].iter().filter(|b| **b == b'\n').count() + 1;
+            return Err(self.refuse(format!("the file holds a NUL character (line {line}); remove it")));
+        }
+        let mut check = std::mem::take(&mut self.carry);
+        let carried = check.len() as u64;
+        check.extend_from_slice(got);
+        if let Err(e) = std::str::from_utf8(&check) {
+            if e.error_len().is_some() {
+                return Err(self.refuse(format!(
+                    "the file is not UTF-8 text (byte {}); save it as UTF-8 (Shift_JIS is not read)",
+                    self.offset - carried + e.valid_up_to() as u64 + 1
+                )));
+            }
+            self.carry = check[e.valid_up_to()..].to_vec();
+        }
+        for (i, _) in got.iter().enumerate().filter(|(_, b)| **b == b'\n') {
+            self.newlines += 1;
+            if let Some(lines) = &self.lines {
+                lines.borrow_mut().pending.push_back(self.offset + i as u64);
+            }
+        }
+        self.offset += n as u64;
+        Ok(n)
+    }
+}
+
+/// Cuts a file into batches of `size` rows, where `may_cut` allows it
+/// between two rows.
+struct Batcher<C, E> {
+    size: usize,
+    may_cut: C,
+    emit: E,
+    rows: Vec<Row>,
+    emitted: bool,
+    stopped: bool,
+}
+
+impl<C: Fn(&Row, &Row) -> bool, E: FnMut(Batch) -> bool> Batcher<C, E> {
+    fn new(size: usize, may_cut: C, emit: E) -> Self {
+        Self {
+            size: size.max(1),
+            may_cut,
+            emit,
+            rows: Vec::new(),
+            emitted: false,
+            stopped: false,
+        }
+    }
+
+    /// Adds a row; false once the receiver wants no more.
+    fn push(&mut self, row: Row, columns: impl FnOnce(&[Row]) -> Vec<String>) -> bool {
+        if self.rows.len() >= self.size && self.rows.last().is_some_and(|last| (self.may_cut)(last, &row)) {
+            self.flush(columns);
+        }
+        self.rows.push(row);
+        !self.stopped
+    }
+
+    fn flush(&mut self, columns: impl FnOnce(&[Row]) -> Vec<String>) {
+        let rows = std::mem::take(&mut self.rows);
+        let columns = columns(&rows);
+        self.emitted = true;
+        if !(self.emit)(Batch { columns, rows }) {
+            self.stopped = true;
+        }
+    }
+
+    /// Hands on the last rows; an empty file still gives one (empty) batch,
+    /// so that its header is checked.
+    fn finish(mut self, columns: impl FnOnce(&[Row]) -> Vec<String>) {
+        if !self.stopped && (!self.rows.is_empty() || !self.emitted) {
+            self.flush(columns);
+        }
+    }
+}
+
+/// Reads the file batch by batch, handing each to `emit` (which returns
+/// false to stop); a file that cannot be read is one message, for line 0.
+fn read_rows(
+    input: impl Read,
+    format: ImportFormat,
+    batch_rows: usize,
+    may_cut: impl Fn(&Row, &Row) -> bool,
+    emit: impl FnMut(Batch) -> bool,
+) -> Result<(), String> {
+    let fault = Rc::new(RefCell::new(None));
+    let lines = (format == ImportFormat::Csv).then(|| Rc::new(RefCell::new(Lines::default())));
+    let input = Checked::new(BufReader::new(input), lines.clone(), fault.clone());
+    let batcher = Batcher::new(batch_rows, may_cut, emit);
+    let result = match format {
+        ImportFormat::Csv => read_csv(input, lines.unwrap_or_default(), batcher),
+        ImportFormat::Json => read_json(input, batcher),
+    };
+    // What the checking reader refused is the reason, whatever the parser made of it.
+    match fault.borrow_mut().take() {
+        Some(message) => Err(message),
+        None => result,
     }
 }
 
@@ -310,41 +503,30 @@ fn column_name(s: &str) -> String {
     s.trim().to_ascii_lowercase().replace([' ', '-'], "_")
 }
 
-fn read_csv(text: &str) -> Result<(Vec<String>, Vec<Row>), String> {
-    let mut r = csv::ReaderBuilder::new().flexible(false).from_reader(text.as_bytes());
+fn read_csv(
+    input: impl Read,
+    lines: Rc<RefCell<Lines>>,
+    mut batcher: Batcher<impl Fn(&Row, &Row) -> bool, impl FnMut(Batch) -> bool>,
+) -> Result<(), String> {
+    let mut r = csv::ReaderBuilder::new().flexible(false).from_reader(input);
     let headers: Vec<String> = r
         .headers()
         .map_err(|e| format!("the header row cannot be read: {e}"))?
         .iter()
         .map(column_name)
         .collect();
-    let mut rows = Vec::new();
     let mut record = csv::StringRecord::new();
-    // The reader's own line count is off after CRLF line ends: count the
-    // line feeds before each record's first byte instead.
-    let (mut counted_to, mut line) = (0usize, 1usize);
-    let mut line_at = |byte: usize| {
-        // After a CR LF the reader's position is the LF itself.
-        let byte = if text.as_bytes().get(byte) == Some(&b'\n') {
-            byte + 1
-        } else {
-            byte
-        };
-        let byte = byte.min(text.len());
-        if byte > counted_to {
-            line += text.as_bytes()[counted_to..byte]
-                .iter()
-                .filter(|b| **b == b'\n')
-                .count();
-            counted_to = byte;
-        }
-        line
-    };
     loop {
         match r.read_record(&mut record) {
             Ok(false) => break,
             Ok(true) => {
-                let line = record.position().map_or(0, |p| line_at(p.byte() as usize));
+                // A record's start position lies before the blank lines
+                // skipped to reach it, so count from its end: the reader
+                // stands just past its line feed (LF) or on it (CR LF), and
+                // the line feeds inside quoted cells are the record's own.
+                let end = r.position().byte().saturating_sub(2);
+                let inside: usize = record.iter().map(|c| c.matches('\n').count()).sum();
+                let line = lines.borrow_mut().line_at(end).saturating_sub(inside);
                 if record.iter().all(|c| c.trim().is_empty()) {
                     continue;
                 }
@@ -354,10 +536,12 @@ fn read_csv(text: &str) -> Result<(Vec<String>, Vec<Row>), String> {
                     .filter(|(_, v)| !v.trim().is_empty())
                     .map(|(h, v)| (h.clone(), v.trim().to_owned()))
                     .collect();
-                rows.push(Row { line, cells });
+                if !batcher.push(Row { line, cells }, |_| headers.clone()) {
+                    return Ok(());
+                }
             }
             Err(e) => {
-                let line = e.position().map_or(0, |p| line_at(p.byte() as usize));
+                let line = e.position().map_or(0, |p| lines.borrow_mut().line_at(p.byte()));
                 return Err(match e.kind() {
                     csv::ErrorKind::UnequalLengths { expected_len, len, .. } => {
                         format!("line {line}: {len} cells where the header has {expected_len}")
@@ -367,40 +551,92 @@ fn read_csv(text: &str) -> Result<(Vec<String>, Vec<Row>), String> {
             }
         }
     }
-    Ok((headers, rows))
+    batcher.finish(|_| headers.clone());
+    Ok(())
 }
 
-fn read_json(text: &str) -> Result<(Vec<String>, Vec<Row>), String> {
-    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| format!("the file is not JSON: {e}"))?;
-    let items = value
-        .as_array()
-        .ok_or("the JSON file must hold an array of objects, one per row")?;
-    let mut headers: Vec<String> = Vec::new();
-    let mut rows = Vec::with_capacity(items.len());
-    for (i, item) in items.iter().enumerate() {
-        let obj = item
-            .as_object()
-            .ok_or_else(|| format!("row {}: not an object", i + 1))?;
-        let mut cells = HashMap::new();
-        for (k, v) in obj {
-            let name = column_name(k);
-            if !headers.contains(&name) {
-                headers.push(name.clone());
-            }
-            let text = match v {
-                serde_json::Value::Null => continue,
-                serde_json::Value::String(s) => s.trim().to_owned(),
-                serde_json::Value::Number(n) => n.to_string(),
-                serde_json::Value::Bool(b) => b.to_string(),
-                _ => return Err(format!("row {}: `{k}` must be a string, number or boolean", i + 1)),
-            };
-            if !text.is_empty() {
-                cells.insert(name, text);
+/// The columns a batch of JSON rows uses, in the order they first appear.
+fn json_columns(rows: &[Row]) -> Vec<String> {
+    let mut seen = HashSet::new();
+    let mut out = Vec::new();
+    for row in rows {
+        let mut keys: Vec<&String> = row.cells.keys().collect();
+        keys.sort();
+        for k in keys {
+            if seen.insert(k) {
+                out.push(k.clone());
             }
         }
-        rows.push(Row { line: i + 1, cells });
     }
-    Ok((headers, rows))
+    out
+}
+
+fn read_json(
+    input: impl Read,
+    batcher: Batcher<impl Fn(&Row, &Row) -> bool, impl FnMut(Batch) -> bool>,
+) -> Result<(), String> {
+    use serde::de::{Deserializer as _, Error as _, SeqAccess, Visitor};
+
+    /// Takes the array's objects one at a time, never the whole array.
+    struct Rows<C, E> {
+        batcher: Batcher<C, E>,
+        /// Why a row was refused, in the file's own words.
+        refused: Option<String>,
+    }
+
+    impl<'de, C: Fn(&Row, &Row) -> bool, E: FnMut(Batch) -> bool> Visitor<'de> for &mut Rows<C, E> {
+        type Value = ();
+
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("an array of objects, one per row")
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+            let mut i = 0;
+            while let Some(item) = seq.next_element::<serde_json::Value>()? {
+                i += 1;
+                let serde_json::Value::Object(obj) = item else {
+                    self.refused = Some(format!("row {i}: not an object"));
+                    return Err(A::Error::custom("not an object"));
+                };
+                let mut cells = HashMap::new();
+                for (k, v) in obj {
+                    let text = match v {
+                        serde_json::Value::Null => continue,
+                        serde_json::Value::String(s) => s.trim().to_owned(),
+                        serde_json::Value::Number(n) => n.to_string(),
+                        serde_json::Value::Bool(b) => b.to_string(),
+                        _ => {
+                            self.refused = Some(format!("row {i}: `{k}` must be a string, number or boolean"));
+                            return Err(A::Error::custom("not a value"));
+                        }
+                    };
+                    if !text.is_empty() {
+                        cells.insert(column_name(&k), text);
+                    }
+                }
+                if !self.batcher.push(Row { line: i, cells }, json_columns) {
+                    return Ok(());
+                }
+            }
+            Ok(())
+        }
+    }
+
+    let mut rows = Rows { batcher, refused: None };
+    let mut de = serde_json::Deserializer::from_reader(input);
+    let read = (&mut de).deserialize_seq(&mut rows).and_then(|()| de.end());
+    if let Some(why) = rows.refused.take() {
+        return Err(why);
+    }
+    match read {
+        Ok(()) => {
+            rows.batcher.finish(json_columns);
+            Ok(())
+        }
+        Err(e) if e.is_data() => Err("the JSON file must hold an array of objects, one per row".into()),
+        Err(e) => Err(format!("the file is not JSON: {e}")),
+    }
 }
 
 /// Reads a row's cells, collecting what is wrong with them.
@@ -678,73 +914,138 @@ fn check_header(kind: ImportKind, headers: &[String]) -> Result<(), String> {
     Ok(())
 }
 
-/// Imports `bytes` as `kind`. Bad input is reported, not raised: the
-/// `Err` cases are the caller's rights and the database.
-pub async fn run(
-    db: &impl ConnectionTrait,
+/// A key of a row in 128 bits, so that remembering every key of a file
+/// (to find the same one twice) costs 16 bytes a row, not the key's text.
+fn key_hash(key: &str) -> u128 {
+    use std::hash::{Hash, Hasher};
+    let half = |salt: u8| {
+        let mut h = std::hash::DefaultHasher::new();
+        (salt, key).hash(&mut h);
+        h.finish()
+    };
+    (u128::from(half(1)) << 64) | u128::from(half(2))
+}
+
+/// What an import carries from one batch to the next.
+#[derive(Default)]
+struct Pass {
+    /// Each key met so far, with its line (the same key again is an error).
+    keys: HashMap<u128, usize>,
+    /// The deals whose stage history earlier batches held: a deal's rows
+    /// must follow each other, or its history would be cut in two.
+    earlier_deals: HashSet<u128>,
+    /// Customers and deals whose last contact to recompute once, at the end.
+    customers: HashSet<Uuid>,
+    deals: HashSet<Uuid>,
+}
+
+/// Whether a file of `kind` may be cut into batches between rows `a` and `b`.
+fn may_cut(kind: ImportKind, a: &Row, b: &Row) -> bool {
+    match kind {
+        // A deal's history is checked as a whole.
+        ImportKind::DealStageHistory => a.cells.get("deal_code") != b.cells.get("deal_code"),
+        // A team's parent may come later in the file, and targets are keyed
+        // by several columns: both are the size of the organisation, read whole.
+        ImportKind::Teams | ImportKind::Targets => false,
+        _ => true,
+    }
+}
+
+/// Imports a file as `kind`, `BATCH_ROWS` rows at a time. Bad input is
+/// reported, not raised: the `Err` cases are the caller's rights and the
+/// database.
+pub async fn run<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
     actor: &Actor,
     kind: ImportKind,
     format: ImportFormat,
-    bytes: &[u8],
+    source: &Source,
     opts: Options,
 ) -> AppResult<Report> {
+    run_in_batches(db, actor, kind, format, source, opts, BATCH_ROWS).await
+}
+
+/// [`run`] with batches of `batch_rows` rows (tests cut small files into
+/// many batches with it).
+pub async fn run_in_batches<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    actor: &Actor,
+    kind: ImportKind,
+    format: ImportFormat,
+    source: &Source,
+    opts: Options,
+    batch_rows: usize,
+) -> AppResult<Report> {
     actor.require_admin("import data")?;
+    // The file is parsed on a blocking thread, one batch ahead of the writes.
+    let (tx, mut batches) = tokio::sync::mpsc::channel::<Result<Batch, String>>(1);
+    let source = source.clone();
+    let reader = tokio::task::spawn_blocking(move || {
+        let read = source.open().and_then(|input| {
+            read_rows(
+                input,
+                format,
+                batch_rows,
+                |a, b| may_cut(kind, a, b),
+                |batch| tx.blocking_send(Ok(batch)).is_ok(),
+            )
+        });
+        if let Err(message) = read {
+            let _ = tx.blocking_send(Err(message));
+        }
+    });
+    // Batches are written inside a savepoint, so that a bad row found late
+    // in the file undoes the batches written before it.
+    let txn = if opts.dry_run { None } else { Some(db.begin().await?) };
     let mut report = Report::new(kind, opts);
-    let (headers, rows) = match read(bytes, format).and_then(|(h, r)| check_header(kind, &h).map(|()| (h, r))) {
-        Ok(read) => read,
-        Err(msg) => {
-            report.error(0, msg);
+    let mut pass = Pass::default();
+    while let Some(batch) = batches.recv().await {
+        let checked = match batch {
+            Ok(batch) => {
+                let write = txn.is_some() && (report.error_count == 0 || opts.skip_bad_rows);
+                match &txn {
+                    Some(txn) => one_batch(txn, actor, kind, batch, write, &mut pass, &mut report).await?,
+                    None => one_batch(db, actor, kind, batch, false, &mut pass, &mut report).await?,
+                }
+            }
+            Err(message) => Err(message),
+        };
+        if let Err(message) = checked {
+            // The file cannot be read to its end: nothing of it is imported.
+            drop(batches);
+            let _ = reader.await;
+            let mut report = Report::new(kind, opts);
+            report.error(0, message);
             return Ok(report);
         }
-    };
-    report.rows = rows.len();
-    let mut bad: HashSet<usize> = HashSet::new();
-    let mut seen: HashMap<String, usize> = HashMap::new();
-    // A key twice in one file: the second is an error (which one wins is not guessable).
-    for r in &rows {
-        let Some(key_col) = kind.unique_key() else { break };
-        if let Some(k) = r.cells.get(key_col)
-            && let Some(first) = seen.insert(k.clone(), r.line)
-        {
-            report.error(
-                r.line,
-                format!("{key_col}: `{k}` appears again (first on line {first})"),
-            );
-            bad.insert(r.line);
-        }
     }
-    let file = File {
-        columns: headers.into_iter().collect(),
-        rows: rows.into_iter().filter(|r| !bad.contains(&r.line)).collect(),
-    };
-    let writes = match kind {
-        ImportKind::Customers => customers(db, actor, &file, &mut report).await?,
-        ImportKind::Contacts => contacts(db, actor, &file, &mut report).await?,
-        ImportKind::Products => products(db, actor, &file, &mut report).await?,
-        ImportKind::SalesRecords => sales_records(db, actor, &file, &mut report).await?,
-        ImportKind::Touchpoints => touchpoints(db, actor, &file, &mut report).await?,
-        ImportKind::Deals => deals(db, actor, &file, &mut report).await?,
-        ImportKind::DealStageHistory => stage_history(db, actor, &file, &mut report).await?,
-        ImportKind::Teams => teams(db, actor, &file, &mut report).await?,
-        ImportKind::Members => members(db, actor, &file, &mut report).await?,
-        ImportKind::Targets => targets(db, actor, &file, &mut report).await?,
-        ImportKind::Activities => activities(db, actor, &file, &mut report).await?,
-        ImportKind::Tasks => tasks(db, actor, &file, &mut report).await?,
-    };
+    let _ = reader.await;
     report.errors.sort_by_key(|e| e.line);
     if report.error_count > 0 {
         if !opts.skip_bad_rows {
             report.created = 0;
             report.updated = 0;
             report.unchanged = 0;
+            // Dropping the savepoint rolls back the batches written before the first bad row.
             return Ok(report);
         }
         report.skipped = report.error_count;
     }
-    if opts.dry_run || report.created + report.updated == 0 {
+    let Some(txn) = txn else { return Ok(report) };
+    if report.created + report.updated == 0 {
         return Ok(report);
     }
-    writes.apply(db).await?;
+    let company_id = actor.company_id;
+    last_contact(
+        &txn,
+        company_id,
+        "customer",
+        "last_contact_at",
+        "customer_id",
+        pass.customers,
+    )
+    .await?;
+    last_contact(&txn, company_id, "deal", "last_activity_at", "deal_id", pass.deals).await?;
     let summary = json!({
         "kind": format!("{kind:?}"),
         "rows": report.rows,
@@ -752,9 +1053,83 @@ pub async fn run(
         "updated": report.updated,
         "skipped": report.skipped,
     });
-    audit::record(db, actor, "import", &("import", new_id()), None, Some(&summary)).await?;
+    audit::record(&txn, actor, "import", &("import", new_id()), None, Some(&summary)).await?;
+    txn.commit().await?;
     report.applied = true;
     Ok(report)
+}
+
+/// Checks one batch, counts it into the report and, when `write`, writes
+/// it. `Err(message)` when the whole file is refused (its header).
+async fn one_batch(
+    db: &impl ConnectionTrait,
+    actor: &Actor,
+    kind: ImportKind,
+    batch: Batch,
+    write: bool,
+    pass: &mut Pass,
+    report: &mut Report,
+) -> AppResult<Result<(), String>> {
+    if let Err(message) = check_header(kind, &batch.columns) {
+        return Ok(Err(message));
+    }
+    report.rows += batch.rows.len();
+    let mut bad: HashSet<usize> = HashSet::new();
+    // A key twice in one file: the second is an error (which one wins is not guessable).
+    if let Some(key_col) = kind.unique_key() {
+        for r in &batch.rows {
+            if let Some(k) = r.cells.get(key_col)
+                && let Some(first) = pass.keys.insert(key_hash(k), r.line)
+            {
+                report.error(
+                    r.line,
+                    format!("{key_col}: `{k}` appears again (first on line {first})"),
+                );
+                bad.insert(r.line);
+            }
+        }
+    }
+    if kind == ImportKind::DealStageHistory {
+        let mut here = HashSet::new();
+        for r in &batch.rows {
+            let Some(code) = r.cells.get("deal_code") else { continue };
+            let key = key_hash(code);
+            if pass.earlier_deals.contains(&key) {
+                report.error(
+                    r.line,
+                    format!(
+                        "deal_code: the rows of deal `{code}` must follow each other in a long file \
+                         (sort it by deal_code, then changed_at)"
+                    ),
+                );
+                bad.insert(r.line);
+            }
+            here.insert(key);
+        }
+        pass.earlier_deals.extend(here);
+    }
+    let file = File {
+        columns: batch.columns.into_iter().collect(),
+        rows: batch.rows.into_iter().filter(|r| !bad.contains(&r.line)).collect(),
+    };
+    let writes = match kind {
+        ImportKind::Customers => customers(db, actor, &file, report).await?,
+        ImportKind::Contacts => contacts(db, actor, &file, report).await?,
+        ImportKind::Products => products(db, actor, &file, report).await?,
+        ImportKind::SalesRecords => sales_records(db, actor, &file, report).await?,
+        ImportKind::Touchpoints => touchpoints(db, actor, &file, report).await?,
+        ImportKind::Deals => deals(db, actor, &file, report).await?,
+        ImportKind::DealStageHistory => stage_history(db, actor, &file, report).await?,
+        ImportKind::Teams => teams(db, actor, &file, report).await?,
+        ImportKind::Members => members(db, actor, &file, report).await?,
+        ImportKind::Targets => targets(db, actor, &file, report).await?,
+        ImportKind::Activities => activities(db, actor, &file, report).await?,
+        ImportKind::Tasks => tasks(db, actor, &file, report).await?,
+    };
+    if write {
+        writes.apply(db, pass).await?;
+    }
+    Ok(Ok(()))
 }
 
 /// The writes of one import, of whichever kind.
@@ -799,13 +1174,14 @@ struct DealRows {
 /// rows, and when each entered the stage it is in.
 #[derive(Default)]
 struct History {
+    company_id: Uuid,
     replaced: Vec<Uuid>,
     rows: Vec<deal_stage_history::Model>,
     entered: Vec<(Uuid, DateTime<Utc>)>,
 }
 
 impl Writes {
-    async fn apply(self, db: &impl ConnectionTrait) -> AppResult<()> {
+    async fn apply(self, db: &impl ConnectionTrait, pass: &mut Pass) -> AppResult<()> {
         match self {
             Self::Customers(p) => write::<customer::Entity, customer::ActiveModel>(db, p).await,
             Self::Contacts(p) => write::<contact::Entity, contact::ActiveModel>(db, p).await,
@@ -822,7 +1198,6 @@ impl Writes {
             Self::Targets(p) => write::<target::Entity, target::ActiveModel>(db, p).await,
             Self::Tasks(p) => write::<task::Entity, task::ActiveModel>(db, p).await,
             Self::Activities(p, rows) => {
-                let company_id = rows.company_id(&p);
                 write::<activity::Entity, activity::ActiveModel>(db, p).await?;
                 for chunk in rows.written.chunks(LOOKUP_CHUNK) {
                     let ids = || chunk.iter().copied();
@@ -842,18 +1217,9 @@ impl Writes {
                 insert_all::<activity_contact::Entity, activity_contact::ActiveModel>(db, rows.contacts).await?;
                 insert_all::<activity_product::Entity, activity_product::ActiveModel>(db, rows.products).await?;
                 insert_all::<activity_reaction::Entity, activity_reaction::ActiveModel>(db, rows.reactions).await?;
-                if let Some(company_id) = company_id {
-                    last_contact(
-                        db,
-                        company_id,
-                        "customer",
-                        "last_contact_at",
-                        "customer_id",
-                        rows.customers,
-                    )
-                    .await?;
-                    last_contact(db, company_id, "deal", "last_activity_at", "deal_id", rows.deals).await?;
-                }
+                // Recomputed once after the last batch: a customer is in many.
+                pass.customers.extend(rows.customers);
+                pass.deals.extend(rows.deals);
                 Ok(())
             }
             Self::History(h) => {
@@ -864,14 +1230,7 @@ impl Writes {
                         .await?;
                 }
                 insert_all::<deal_stage_history::Entity, deal_stage_history::ActiveModel>(db, h.rows).await?;
-                for (id, at) in h.entered {
-                    deal::Entity::update_many()
-                        .col_expr(deal::Column::StageEnteredAt, sea_orm::sea_query::Expr::val(at))
-                        .filter(deal::Column::Id.eq(id))
-                        .exec(db)
-                        .await?;
-                }
-                Ok(())
+                stage_entered(db, h.company_id, h.entered).await
             }
         }
     }
@@ -1620,7 +1979,10 @@ async fn stage_history(
             }
         }
     }
-    let mut out = History::default();
+    let mut out = History {
+        company_id: actor.company_id,
+        ..History::default()
+    };
     let ids: Vec<Uuid> = by_deal
         .iter()
         .filter_map(|(code, _)| found.get(code).map(|d| d.id))
@@ -1989,10 +2351,27 @@ async fn targets(db: &impl ConnectionTrait, actor: &Actor, file: &File, report: 
     Ok(Writes::Targets(plan))
 }
 
-impl ActivityRows {
-    fn company_id(&self, plan: &Plan<activity::Model>) -> Option<Uuid> {
-        plan.creates.iter().chain(&plan.updates).map(|a| a.company_id).next()
+/// Sets when each deal entered the stage it is in, 500 deals per statement.
+async fn stage_entered(
+    db: &impl ConnectionTrait,
+    company_id: Uuid,
+    entered: Vec<(Uuid, DateTime<Utc>)>,
+) -> AppResult<()> {
+    for chunk in entered.chunks(500) {
+        let mut p = super::sql::Params::new(db.get_database_backend(), company_id);
+        let rows: Vec<String> = chunk
+            .iter()
+            .map(|(id, at)| format!("({}, {})", p.push(*id), p.push(*at)))
+            .collect();
+        let sql = format!(
+            "WITH v(id, at) AS (VALUES {})
+             UPDATE deal SET stage_entered_at = (SELECT v.at FROM v WHERE v.id = deal.id)
+             WHERE company_id = $1 AND id IN (SELECT id FROM v)",
+            rows.join(", ")
+        );
+        db.execute_raw(p.statement(sql)).await?;
     }
+    Ok(())
 }
 
 /// Recomputes the last done activity of the customers (or deals) `ids`, a
@@ -2480,6 +2859,27 @@ async fn tasks(db: &impl ConnectionTrait, actor: &Actor, file: &File, report: &m
 mod tests {
     use super::*;
 
+    /// The whole file at once: its columns and rows.
+    fn read(bytes: &[u8], format: ImportFormat) -> Result<(Vec<String>, Vec<Row>), String> {
+        let (mut columns, mut rows) = (Vec::new(), Vec::new());
+        read_rows(
+            bytes,
+            format,
+            usize::MAX,
+            |_, _| true,
+            |batch| {
+                for c in batch.columns {
+                    if !columns.contains(&c) {
+                        columns.push(c);
+                    }
+                }
+                rows.extend(batch.rows);
+                true
+            },
+        )?;
+        Ok((columns, rows))
+    }
+
     #[test]
     fn a_bom_is_dropped_and_shift_jis_is_refused() {
         let (headers, rows) = read("\u{feff}Code,Name\r\nA1,日本語\r\n".as_bytes(), ImportFormat::Csv).unwrap();
@@ -2491,6 +2891,133 @@ mod tests {
             .err()
             .unwrap();
         assert!(err.contains("not UTF-8") && err.contains("Shift_JIS"), "{err}");
+    }
+
+    /// A reader that hands on one byte per call: every UTF-8 sequence and
+    /// every CR LF is cut in two somewhere.
+    struct Trickle<'a>(&'a [u8]);
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let Some((first, rest)) = self.0.split_first() else {
+                return Ok(0);
+            };
+            buf[0] = *first;
+            self.0 = rest;
+            Ok(1)
+        }
+    }
+
+    #[test]
+    fn a_file_read_a_byte_at_a_time_in_batches_keeps_its_lines_and_text() {
+        let text = "\u{feff}code,name\r\nA1,日本語\r\n\r\nA2,\"two\r\nlines\"\r\nA3,三\r\n";
+        let mut batches = Vec::new();
+        read_rows(
+            Trickle(text.as_bytes()),
+            ImportFormat::Csv,
+            1,
+            |_, _| true,
+            |b| {
+                batches.push(
+                    b.rows
+                        .iter()
+                        .map(|r| (r.line, r.cells["name"].clone()))
+                        .collect::<Vec<_>>(),
+                );
+                true
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            batches,
+            [
+                vec![(2, "日本語".to_owned())],
+                vec![(4, "two\r\nlines".to_owned())],
+                vec![(6, "三".to_owned())]
+            ]
+        );
+        let mut lines = Vec::new();
+        read_rows(
+            "code,name\nA1,x\n\n\nA2,y".as_bytes(),
+            ImportFormat::Csv,
+            9,
+            |_, _| true,
+            |b| {
+                lines.extend(b.rows.iter().map(|r| r.line));
+                true
+            },
+        )
+        .unwrap();
+        assert_eq!(lines, [2, 5], "blank lines count, and a last line without a line feed");
+        let json = r#"[{"code": "A1", "name": "日本"}, {"code": "A2", "Name": "x", "phone": 3}]"#;
+        let mut columns = Vec::new();
+        read_rows(
+            Trickle(json.as_bytes()),
+            ImportFormat::Json,
+            1,
+            |_, _| true,
+            |b| {
+                columns.push(b.columns);
+                true
+            },
+        )
+        .unwrap();
+        assert_eq!(columns, [vec!["code", "name"], vec!["code", "name", "phone"]]);
+    }
+
+    #[test]
+    fn a_nul_or_a_broken_character_late_in_a_file_names_its_place() {
+        let mut text = b"code,name\nA1,x\nA2,y\n".to_vec();
+        text.extend_from_slice(b"A3,\0\n");
+        let err = read_rows(Trickle(&text), ImportFormat::Csv, 1, |_, _| true, |_| true).unwrap_err();
+        assert_eq!(err, "the file holds a NUL character (line 4); remove it");
+        // A character cut short at the very end.
+        let err = read_rows(
+            Trickle("code,name\nA1,日".as_bytes().split_last().unwrap().1),
+            ImportFormat::Csv,
+            1,
+            |_, _| true,
+            |_| true,
+        )
+        .unwrap_err();
+        assert!(err.starts_with("the file is not UTF-8 text (byte 14)"), "{err}");
+        let err = read(b"[1]", ImportFormat::Json).unwrap_err();
+        assert_eq!(err, "row 1: not an object");
+        let err = read(b"{\"code\": 1}", ImportFormat::Json).unwrap_err();
+        assert_eq!(err, "the JSON file must hold an array of objects, one per row");
+        let err = read(b"[{\"code\": 1},", ImportFormat::Json).unwrap_err();
+        assert!(err.starts_with("the file is not JSON"), "{err}");
+    }
+
+    #[test]
+    fn a_deal_history_is_cut_between_deals_and_teams_not_at_all() {
+        let text = "deal_code,to_stage,changed_at\nD1,a,1\nD1,b,2\nD1,c,3\nD2,a,1\nD3,a,1\n";
+        let mut sizes = Vec::new();
+        read_rows(
+            text.as_bytes(),
+            ImportFormat::Csv,
+            2,
+            |a, b| may_cut(ImportKind::DealStageHistory, a, b),
+            |b| {
+                sizes.push(b.rows.len());
+                true
+            },
+        )
+        .unwrap();
+        assert_eq!(sizes, [3, 2]);
+        let mut sizes = Vec::new();
+        read_rows(
+            text.as_bytes(),
+            ImportFormat::Csv,
+            1,
+            |a, b| may_cut(ImportKind::Teams, a, b),
+            |b| {
+                sizes.push(b.rows.len());
+                true
+            },
+        )
+        .unwrap();
+        assert_eq!(sizes, [5]);
     }
 
     #[test]

@@ -581,3 +581,160 @@ async fn activities_are_scored_on_import_and_tasks_come_with_them() {
     assert_eq!(r["errorCount"], 8, "{r:#}");
     assert_eq!(app.rows("activity").await, before);
 }
+
+/// One import through the service, `batch` rows at a time, committed as the command line does.
+async fn batched(
+    app: &TestApp,
+    actor: &sfa::service::Actor,
+    kind: sfa::service::import::ImportKind,
+    text: &str,
+    batch: usize,
+) -> sfa::service::import::Report {
+    use sfa::service::import::{self, ImportFormat, Options, Source};
+    let txn = sfa::db::begin_write(&app.db).await.expect("begin");
+    let source = Source::Bytes(text.as_bytes().into());
+    let report = import::run_in_batches(&txn, actor, kind, ImportFormat::Csv, &source, Options::default(), batch)
+        .await
+        .expect("import");
+    txn.commit().await.expect("commit");
+    report
+}
+
+/// Each company's deals by code: stage entered, last activity; customers by code: last contact.
+async fn derived(app: &TestApp, company_id: uuid::Uuid) -> Vec<(String, Option<String>, Option<String>)> {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let mut out = Vec::new();
+    for d in entity::deal::Entity::find()
+        .filter(entity::deal::Column::CompanyId.eq(company_id))
+        .all(&app.db)
+        .await
+        .expect("deals")
+    {
+        out.push((
+            d.external_code.unwrap_or_default(),
+            Some(d.stage_entered_at.to_rfc3339()),
+            d.last_activity_at.map(|t| t.to_rfc3339()),
+        ));
+    }
+    for c in entity::customer::Entity::find()
+        .filter(entity::customer::Column::CompanyId.eq(company_id))
+        .all(&app.db)
+        .await
+        .expect("customers")
+    {
+        out.push((
+            c.external_code.unwrap_or_default(),
+            None,
+            c.last_contact_at.map(|t| t.to_rfc3339()),
+        ));
+    }
+    out.sort();
+    out
+}
+
+/// A long file is read a batch at a time: the same files read one or two
+/// rows at a time leave the same history, stage times and last contacts as
+/// read whole; a code twice in different batches is caught; a deal's
+/// history rows split over batches are refused; and a bad row in the last
+/// batch undoes the batches written before it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_file_read_in_batches_imports_as_a_whole_one_and_a_late_bad_row_undoes_it() {
+    use sfa::service::import::ImportKind;
+    let app = TestApp::spawn().await;
+    let whole = app.tenant("whole").await;
+    let t = app.tenant("acme").await;
+    // The same files, read whole through the API, by a company whose members are @whole.test.
+    for (kind, text, created) in [
+        ("CUSTOMERS", CUSTOMERS, 3),
+        ("CONTACTS", CONTACTS, 3),
+        ("PRODUCTS", PRODUCTS, 2),
+        ("DEALS", DEALS, 5),
+        ("DEAL_STAGE_HISTORY", HISTORY, 15),
+        ("ACTIVITIES", ACTIVITIES, 4),
+    ] {
+        let r = import(&app, &whole.admin, kind, &text.replace("@acme.test", "@whole.test")).await;
+        assert_eq!(counts(&r), (created, 0, 0, 0), "{kind}: {r}");
+    }
+
+    let actor = crate::common::actor_of(&app, t.admin.member_id).await;
+    for (kind, text, created) in [
+        (ImportKind::Customers, CUSTOMERS, 3),
+        (ImportKind::Contacts, CONTACTS, 3),
+        (ImportKind::Products, PRODUCTS, 2),
+        (ImportKind::Deals, DEALS, 5),
+        (ImportKind::DealStageHistory, HISTORY, 15),
+        (ImportKind::Activities, ACTIVITIES, 4),
+    ] {
+        let r = batched(&app, &actor, kind, text, 2).await;
+        assert_eq!(
+            (r.created, r.error_count, r.applied),
+            (created, 0, true),
+            "{kind:?}: {r:?}"
+        );
+    }
+    // The whole file and the batches agree on everything derived from them.
+    let theirs: Vec<_> = derived(&app, whole.company_id).await;
+    let ours: Vec<_> = derived(&app, t.company_id).await;
+    assert_eq!(ours, theirs);
+    assert!(
+        ours.iter().any(|(code, _, last)| code == "C1" && last.is_some()),
+        "{ours:?}"
+    );
+
+    // A code twice, in the first and the third batch.
+    let r = batched(&app, &actor, ImportKind::Customers, "code,name\nN1,a\nN2,b\nN1,c\n", 1).await;
+    assert_eq!((r.error_count, r.applied), (1, false), "{r:?}");
+    assert!(r.errors[0].message.contains("appears again (first on line 2)"), "{r:?}");
+
+    // D2's rows apart, in different batches.
+    let split = "deal_code,from_stage,to_stage,changed_at\n\
+        D2,,inquiry,2026-10-05 09:00\n\
+        D4,,inquiry,2026-10-15 09:00\n\
+        D4,inquiry,hearing,2026-11-10 09:00\n\
+        D2,inquiry,proposal,2026-10-25 09:00\n";
+    let r = batched(&app, &actor, ImportKind::DealStageHistory, split, 1).await;
+    assert!(!r.applied, "{r:?}");
+    assert!(
+        r.errors
+            .iter()
+            .any(|e| e.line == 5 && e.message.contains("must follow each other")),
+        "{r:?}"
+    );
+
+    // Three good deals, each in a batch of its own and written, then a bad one: none stays.
+    let deals_before = app.rows("deal").await;
+    let late = "code,customer_code,name,stage,owner_email,created_at\n\
+        E1,C1,One,inquiry,rep@acme.test,2026-10-01 09:00\n\
+        E2,C1,Two,inquiry,rep@acme.test,2026-10-01 09:00\n\
+        E3,C1,Three,inquiry,rep@acme.test,2026-10-01 09:00\n\
+        E4,C1,Four,sleeping,rep@acme.test,2026-10-01 09:00\n";
+    let r = batched(&app, &actor, ImportKind::Deals, late, 1).await;
+    assert_eq!((r.created, r.error_count, r.applied), (0, 1, false), "{r:?}");
+    assert_eq!(r.errors[0].line, 5, "{r:?}");
+    assert_eq!(
+        app.rows("deal").await,
+        deals_before,
+        "the batches before the bad row were undone"
+    );
+    // With skipBadRows the good ones stay.
+    let opts = sfa::service::import::Options {
+        dry_run: false,
+        skip_bad_rows: true,
+    };
+    let txn = sfa::db::begin_write(&app.db).await.expect("begin");
+    let source = sfa::service::import::Source::Bytes(late.as_bytes().into());
+    let r = sfa::service::import::run_in_batches(
+        &txn,
+        &actor,
+        ImportKind::Deals,
+        sfa::service::import::ImportFormat::Csv,
+        &source,
+        opts,
+        1,
+    )
+    .await
+    .expect("import");
+    txn.commit().await.expect("commit");
+    assert_eq!((r.created, r.skipped, r.applied), (3, 1, true), "{r:?}");
+    assert_eq!(app.rows("deal").await, deals_before + 3);
+}
