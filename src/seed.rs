@@ -244,6 +244,7 @@ pub struct Demo {
     targets: Vec<target::ActiveModel>,
     sales: Vec<sales_record::ActiveModel>,
     touchpoints: Vec<touchpoint::ActiveModel>,
+    snapshots: Vec<forecast_snapshot::ActiveModel>,
     comments: Vec<comment::ActiveModel>,
 }
 
@@ -954,7 +955,137 @@ impl Demo {
                 created_at: Set(when),
             });
         }
+        d.forecast_snapshots(&mut rng, company_id, today);
         Ok(d)
+    }
+
+    /// The weekly forecast snapshots the snapshot job would have taken over
+    /// the last three months (each Monday, and each month's first day), each
+    /// as the company stood at 9:00 that day: sales booked before the day,
+    /// the deals open then in the stage they were in then, expected to close
+    /// in the month (a deal closed since was expected when it closed). The
+    /// job itself takes the current week's.
+    fn forecast_snapshots(&mut self, rng: &mut StdRng, company_id: Uuid, today: NaiveDate) {
+        use std::collections::{HashMap, HashSet};
+        let probability: HashMap<&str, i64> = STAGES.iter().map(|(k, _, p)| (*k, i64::from(*p))).collect();
+        let mut moves: HashMap<Uuid, Vec<(DateTime<Utc>, String)>> = HashMap::new();
+        for h in &self.history {
+            moves
+                .entry(*h.deal_id.as_ref())
+                .or_default()
+                .push((*h.changed_at.as_ref(), h.to_stage.as_ref().clone()));
+        }
+        for m in moves.values_mut() {
+            m.sort_by_key(|(t, _)| *t);
+        }
+        // Who each subject counts: a member itself, a team every member of its subtree.
+        let parent: HashMap<Uuid, Option<Uuid>> = self
+            .teams
+            .iter()
+            .map(|t| (*t.id.as_ref(), *t.parent_id.as_ref()))
+            .collect();
+        let in_team = |mut team: Option<Uuid>, of: Uuid| {
+            while let Some(t) = team {
+                if t == of {
+                    return true;
+                }
+                team = parent.get(&t).copied().flatten();
+            }
+            false
+        };
+        let members: Vec<(Uuid, Option<Uuid>)> = self
+            .members
+            .iter()
+            .filter(|m| *m.active.as_ref())
+            .map(|m| (*m.id.as_ref(), *m.team_id.as_ref()))
+            .collect();
+        let mut subjects: Vec<(&str, Uuid, HashSet<Uuid>)> = members
+            .iter()
+            .map(|(id, _)| ("member", *id, HashSet::from([*id])))
+            .collect();
+        for team in parent.keys() {
+            let of: HashSet<Uuid> = members
+                .iter()
+                .filter(|(_, t)| in_team(*t, *team))
+                .map(|(id, _)| *id)
+                .collect();
+            subjects.push(("team", *team, of));
+        }
+        subjects.sort_by_key(|(kind, id, _)| (*kind, *id));
+        let targets: HashMap<(Uuid, NaiveDate), i64> = self
+            .targets
+            .iter()
+            .filter(|t| t.metric.as_ref() == "sales_amount")
+            .map(|t| {
+                let who = (*t.member_id.as_ref()).or(*t.team_id.as_ref());
+                ((who.unwrap_or_default(), *t.period_start.as_ref()), *t.value.as_ref())
+            })
+            .collect();
+        let monday = |d: NaiveDate| d - Duration::days(i64::from(d.weekday().num_days_from_monday()));
+        let this_week = monday(today);
+        let first = month_of(month_of(today) - Duration::days(80));
+        let mut days: Vec<NaiveDate> = first
+            .iter_days()
+            .take_while(|d| monday(*d) < this_week)
+            .filter(|d| d.weekday() == Weekday::Mon || d.day() == 1)
+            .collect();
+        days.dedup();
+        for day in days {
+            let taken = at(day, 9, 0);
+            let month = month_of(day);
+            let next_month = month_of(month + Duration::days(32));
+            for (kind, id, of) in &subjects {
+                let (mut booked, mut profit) = (0i64, 0i64);
+                for s in &self.sales {
+                    let sold = *s.sold_on.as_ref();
+                    if sold >= month && sold < day && s.member_id.as_ref().is_some_and(|m| of.contains(&m)) {
+                        booked += *s.amount.as_ref();
+                        profit += *s.gross_profit.as_ref();
+                    }
+                }
+                let (mut deals, mut amount, mut weighted) = (0i64, 0i64, 0i64);
+                for deal in &self.deals {
+                    let closed = *deal.closed_at.as_ref();
+                    if !of.contains(deal.owner_id.as_ref())
+                        || *deal.created_at.as_ref() > taken
+                        || closed.is_some_and(|c| c <= taken)
+                    {
+                        continue;
+                    }
+                    let expected = match closed {
+                        Some(c) => Some((c + Duration::hours(9)).date_naive()),
+                        None => *deal.expected_close_date.as_ref(),
+                    };
+                    if !expected.is_some_and(|e| e >= month && e < next_month) {
+                        continue;
+                    }
+                    let stage = moves
+                        .get(deal.id.as_ref())
+                        .and_then(|m| m.iter().rev().find(|(t, _)| *t <= taken))
+                        .map_or("", |(_, s)| s.as_str());
+                    let value = deal.amount.as_ref().unwrap_or(0);
+                    deals += 1;
+                    amount += value;
+                    weighted += value * probability.get(stage).copied().unwrap_or(0);
+                }
+                self.snapshots.push(forecast_snapshot::ActiveModel {
+                    id: Set(id_at(rng, taken)),
+                    company_id: Set(company_id),
+                    subject_kind: Set((*kind).into()),
+                    subject_id: Set(*id),
+                    month: Set(month),
+                    week_start: Set(monday(day)),
+                    booked_sales: Set(booked),
+                    gross_profit: Set(profit),
+                    pipeline_deals: Set(deals),
+                    pipeline_amount: Set(amount),
+                    // Percent times amount, back to the minor unit, rounded half up.
+                    weighted_amount: Set((weighted + 50).div_euclid(100)),
+                    target: Set(targets.get(&(*id, month)).copied()),
+                    taken_at: Set(taken),
+                });
+            }
+        }
     }
 
     fn counts(&self) -> String {
@@ -995,6 +1126,7 @@ impl Demo {
         bulk(db, self.sales).await?;
         bulk(db, self.touchpoints).await?;
         bulk(db, self.comments).await?;
+        bulk(db, self.snapshots).await?;
         Ok(())
     }
 }

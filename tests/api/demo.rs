@@ -160,3 +160,66 @@ async fn the_demo_company_is_believable() {
         .expect("latest move");
     assert!(latest <= chrono::Utc::now(), "a stage move in the future: {latest}");
 }
+
+/// The demo has the forecast's weekly snapshots of the past months, each as
+/// the month stood that day: a manager opening last month's forecast for
+/// the team sees it start from nothing booked on the 1st, bookings only
+/// grow week by week up to what the month finally booked, and the month's
+/// target beside each point.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_demo_has_last_months_forecast_week_by_week() {
+    use chrono::Datelike;
+    let app = TestApp::spawn().await;
+    ensure_demo(
+        &app.db,
+        &app.plugins,
+        5,
+        DemoSize {
+            customers: 600,
+            months: 4,
+        },
+    )
+    .await
+    .expect("seed");
+    let token = app.login("manager1@demo.example", DEMO_PASSWORD).await;
+    let manager = Session {
+        member_id: uuid::Uuid::nil(),
+        token,
+    };
+    let team = app.ok(&manager, "{ me { team { id } } }", json!({})).await["me"]["team"]["id"]
+        .as_str()
+        .expect("the manager's team")
+        .to_owned();
+    let first = chrono::Utc::now().date_naive().with_day(1).expect("first");
+    let last_month = (first - chrono::Duration::days(1)).with_day(1).expect("first");
+    let data = app
+        .ok(
+            &manager,
+            "query($t: ID!, $m: Date!) { forecast(teamId: $t, month: $m) { bookedSales target
+               history { weekStart bookedSales pipelineDeals landing target } } }",
+            json!({"t": team, "m": last_month.to_string()}),
+        )
+        .await;
+    let f = &data["forecast"];
+    let history = f["history"].as_array().expect("history");
+    assert!(history.len() >= 4, "one point a week: {f:#}");
+    let weeks: Vec<&str> = history.iter().map(|h| h["weekStart"].as_str().expect("week")).collect();
+    assert!(weeks.windows(2).all(|w| w[0] < w[1]), "{weeks:?}");
+    let booked: Vec<i64> = history
+        .iter()
+        .map(|h| h["bookedSales"].as_i64().expect("booked"))
+        .collect();
+    assert_eq!(booked[0], 0, "nothing booked on the 1st: {f:#}");
+    let total = f["bookedSales"].as_i64().expect("month's bookings");
+    assert!(
+        booked.windows(2).all(|w| w[0] <= w[1]) && booked.iter().all(|b| *b <= total) && booked[booked.len() - 1] > 0,
+        "bookings grow to at most the month's {total}: {booked:?}"
+    );
+    assert!(history.iter().any(|h| h["pipelineDeals"].as_i64() > Some(0)), "{f:#}");
+    assert!(
+        history
+            .iter()
+            .all(|h| h["target"] == f["target"] && h["target"].is_i64()),
+        "{f:#}"
+    );
+}
