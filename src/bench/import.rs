@@ -13,16 +13,19 @@ use std::{
 };
 
 use chrono::{DateTime, Duration as Days, Utc};
-use entity::{activity, company, customer, deal, deal_stage_history};
+use entity::company;
 use rand::{Rng, SeedableRng, rngs::StdRng};
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter};
+use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter};
 use serde::Serialize;
 
 use super::generate::Size;
 use crate::{
     error::{AppError, AppResult},
     plugins::Plugins,
-    service::company::{self as companies, NewCompany},
+    service::{
+        company::{self as companies, NewCompany},
+        sql::Params,
+    },
 };
 
 /// The company the files are imported into.
@@ -403,7 +406,7 @@ pub async fn run(db: &DatabaseConnection, plugins: &Plugins, opts: &Options) -> 
         }
     }
     Ok(ImportReport {
-        database: format!("{:?}", sea_orm::ConnectionTrait::get_database_backend(db)).to_lowercase(),
+        database: format!("{:?}", db.get_database_backend()).to_lowercase(),
         batch_rows: opts.batch_rows,
         history_secs: steps
             .iter()
@@ -417,44 +420,20 @@ pub async fn run(db: &DatabaseConnection, plugins: &Plugins, opts: &Options) -> 
 
 /// Rows of `kind` the company has.
 async fn count(db: &DatabaseConnection, company_id: uuid::Uuid, kind: &str) -> AppResult<u64> {
-    use entity::{contact, member};
-    Ok(match kind {
-        "members" => {
-            member::Entity::find()
-                .filter(member::Column::CompanyId.eq(company_id))
-                .count(db)
-                .await?
-        }
-        "customers" => {
-            customer::Entity::find()
-                .filter(customer::Column::CompanyId.eq(company_id))
-                .count(db)
-                .await?
-        }
-        "contacts" => {
-            contact::Entity::find()
-                .filter(contact::Column::CompanyId.eq(company_id))
-                .count(db)
-                .await?
-        }
-        "deals" => {
-            deal::Entity::find()
-                .filter(deal::Column::CompanyId.eq(company_id))
-                .count(db)
-                .await?
-        }
-        "deal-stage-history" => {
-            deal_stage_history::Entity::find()
-                .filter(deal_stage_history::Column::CompanyId.eq(company_id))
-                .count(db)
-                .await?
-        }
-        "activities" => {
-            activity::Entity::find()
-                .filter(activity::Column::CompanyId.eq(company_id))
-                .count(db)
-                .await?
-        }
-        _ => 0,
-    })
+    let table = match kind {
+        "members" => "member",
+        "customers" => "customer",
+        "contacts" => "contact",
+        "deals" => "deal",
+        "deal-stage-history" => "deal_stage_history",
+        "activities" => "activity",
+        _ => return Ok(0),
+    };
+    let p = Params::new(db.get_database_backend(), company_id);
+    let sql = format!("SELECT COUNT(*) AS n FROM {table} WHERE company_id = $1");
+    let n: i64 = match db.query_one_raw(p.statement(sql)).await? {
+        Some(row) => row.try_get("", "n")?,
+        None => 0,
+    };
+    Ok(n.max(0) as u64)
 }
